@@ -1,0 +1,7 @@
+# How stages launch jobs. Local machine: utils/run.py runs JOB=1:NJ in parallel here.
+# On a Slurm cluster, replace with e.g.:
+#   export train_cmd="utils/slurm.py --config conf/slurm.conf"
+#   export cuda_cmd="utils/slurm.py --config conf/slurm.conf --gpu 1"
+export train_cmd="utils/run.py"
+export cuda_cmd="utils/run.py --gpu 1"
+export decode_cmd="utils/run.py"

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Dumps features of a data dir in NJ parallel jobs (one ark each) and merges their scps.
+# Finished jobs are skipped on re-runs, so a killed stage resumes.
+#   scripts/dump_feats.sh [--nj 2] [--cmd utils/run.py] [--kind fbank|mfcc|mel|stf|upstream]
+#       [--upstream NAME] [--upstream_path PATH] [--layers all] [--float16 false] <data-dir> <out-dir>
+set -euo pipefail
+nj=2
+cmd=utils/run.py
+kind=fbank
+upstream=
+upstream_path=
+layers=all
+float16=false
+extra=
+. utils/parse_options.sh
+if [ $# -ne 2 ]; then echo "usage: $0 [options] <data-dir> <out-dir>" >&2; exit 1; fi
+data=$1; out=$2
+if [ -f "$out/feats.scp" ] && [ "$out/feats.scp" -nt "$data/utt2spk" ]; then
+  echo "$0: $out/feats.scp is complete; skipping (delete it to recompute)"; exit 0
+fi
+mkdir -p "$out/log"
+opts=(--data-dir "$data" --out "$out" --kind "$kind" --nj "$nj" --layers "$layers")
+[ -n "$upstream" ] && opts+=(--upstream "$upstream")
+[ -n "$upstream_path" ] && opts+=(--upstream-path "$upstream_path")
+[ "$float16" = true ] && opts+=(--float16)
+echo "$0: dumping $kind features of $data into $out with $nj jobs (logs: $out/log/dump.*.log)"
+# shellcheck disable=SC2086
+$cmd JOB=1:"$nj" "$out/log/dump.JOB.log" python -m ser.bin.dump_feats "${opts[@]}" --job JOB $extra
+python -m ser.bin.dump_feats --data-dir "$data" --out "$out" --nj "$nj" --merge

@@ -1,0 +1,57 @@
+"""YAML configs checked against the defaults a program declares: an unknown key is an error."""
+
+import copy
+from pathlib import Path
+
+import yaml
+
+from ser.utils import SerError
+
+
+def merge_strict(defaults: dict, override: dict, where: str, prefix: str = "") -> dict:
+    out = copy.deepcopy(defaults)
+    for key, value in (override or {}).items():
+        name = f"{prefix}{key}"
+        if key not in defaults:
+            known = ", ".join(sorted(defaults)) or "(none)"
+            raise SerError(f"{where}: unknown config key '{name}' (known keys here: {known})")
+        if isinstance(defaults[key], dict) and defaults[key] and isinstance(value, dict):
+            out[key] = merge_strict(defaults[key], value, where, prefix=f"{name}.")
+        else:
+            out[key] = value
+    return out
+
+
+def load_yaml(path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise SerError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise SerError(f"{path}: not valid YAML: {e}") from e
+    if not isinstance(data, dict):
+        raise SerError(f"{path}: top level must be a mapping of keys to values")
+    return data
+
+
+def load_config(path, defaults: dict, overrides: dict | None = None) -> dict:
+    """Defaults <- the YAML file <- command-line overrides (dotted keys, already parsed)."""
+    conf = merge_strict(defaults, load_yaml(path) if path else {}, str(path or "defaults"))
+    for dotted, value in (overrides or {}).items():
+        nested = value
+        for part in reversed(dotted.split(".")):
+            nested = {part: nested}
+        conf = merge_strict(conf, nested, f"override {dotted}")
+    return conf
+
+
+def parse_overrides(items) -> dict:
+    """`key.sub=value` strings -> {dotted key: YAML-parsed value}."""
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise SerError(f"override '{item}' must look like key=value")
+        key, value = item.split("=", 1)
+        out[key] = yaml.safe_load(value)
+    return out

@@ -1,0 +1,61 @@
+"""Speaker-independent folds: each fold is a (test speakers, valid speakers) pair; train is the rest.
+
+`write_folds` writes data/folds/<scheme>/fold<k>/{train,valid,test} and refuses any fold whose test
+speakers leak into train or valid.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ser.data.datadir import DataDir
+from ser.utils import SerError, get_logger
+
+log = get_logger("folds")
+
+
+@dataclass(frozen=True)
+class Fold:
+    test_spks: tuple
+    valid_spks: tuple
+
+
+def split_utts(dd: DataDir, fold: Fold) -> dict:
+    utt2spk = dd.utt2spk
+    test = [u for u in dd.utts if utt2spk[u] in fold.test_spks]
+    valid = [u for u in dd.utts if utt2spk[u] in fold.valid_spks]
+    train = [u for u in dd.utts if utt2spk[u] not in fold.test_spks and utt2spk[u] not in fold.valid_spks]
+    return {"train": train, "valid": valid, "test": test}
+
+
+def check_speaker_independent(splits: dict, utt2spk: dict, name: str) -> None:
+    spk = {k: {utt2spk[u] for u in v} for k, v in splits.items()}
+    for other in ("train", "valid"):
+        leak = spk["test"] & spk[other]
+        if leak:
+            raise SerError(f"{name}: test speakers {sorted(leak)} also appear in {other}")
+    for k, v in splits.items():
+        if not v:
+            raise SerError(f"{name}: the {k} set is empty")
+
+
+def write_folds(dd: DataDir, out_root, scheme: str, folds: list) -> list:
+    """Writes each fold's three data dirs; returns per-fold {split: n_utts}."""
+    out_root = Path(out_root) / scheme
+    sizes = []
+    for k, fold in enumerate(folds, 1):
+        splits = split_utts(dd, fold)
+        check_speaker_independent(splits, dd.utt2spk, f"{scheme} fold{k}")
+        for name, utts in splits.items():
+            dd.subset(utts).write(out_root / f"fold{k}" / name)
+        sizes.append({n: len(u) for n, u in splits.items()})
+        log.info("%s fold%d: test speakers %s, valid speakers %s, sizes %s",
+                 scheme, k, ",".join(fold.test_spks), ",".join(fold.valid_spks), sizes[-1])
+    return sizes
+
+
+def fold_dirs(folds_root, scheme: str) -> list:
+    root = Path(folds_root) / scheme
+    dirs = sorted(root.glob("fold*"), key=lambda p: int(p.name[4:]))
+    if not dirs:
+        raise SerError(f"no folds under {root}: run the data-prep stage (stage 0) first")
+    return dirs

@@ -1,0 +1,53 @@
+"""Emotion metrics: WA (accuracy), UA (mean per-class recall), macro-F1, confusion, CCC."""
+
+import numpy as np
+from sklearn.metrics import confusion_matrix as _sk_confusion
+from sklearn.metrics import f1_score
+
+
+def confusion(y_true, y_pred, num_classes: int) -> np.ndarray:
+    return _sk_confusion(y_true, y_pred, labels=list(range(num_classes)))
+
+
+def wa(y_true, y_pred) -> float:
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    return float((y_true == y_pred).mean())
+
+
+def ua(y_true, y_pred, num_classes: int | None = None) -> float:
+    """Mean recall over the classes present in y_true (absent classes have no recall to average)."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    recalls = [(y_pred[y_true == c] == c).mean() for c in np.unique(y_true)]
+    return float(np.mean(recalls))
+
+
+def macro_f1(y_true, y_pred, num_classes: int) -> float:
+    return float(f1_score(y_true, y_pred, labels=list(range(num_classes)), average="macro", zero_division=0))
+
+
+def ccc(pred, target) -> float:
+    """Lin's concordance correlation coefficient (population statistics)."""
+    pred, target = np.asarray(pred, dtype=np.float64), np.asarray(target, dtype=np.float64)
+    mp, mt = pred.mean(), target.mean()
+    vp, vt = pred.var(), target.var()
+    cov = ((pred - mp) * (target - mt)).mean()
+    denom = vp + vt + (mp - mt) ** 2
+    return float(2 * cov / denom) if denom > 0 else 0.0
+
+
+VAD_NAMES = ("valence", "arousal", "dominance")
+
+
+def classification_scores(y_true, y_pred, num_classes: int) -> dict:
+    return {
+        "wa": wa(y_true, y_pred),
+        "ua": ua(y_true, y_pred),
+        "macro_f1": macro_f1(y_true, y_pred, num_classes),
+    }
+
+
+def regression_scores(pred, target) -> dict:
+    pred, target = np.asarray(pred), np.asarray(target)
+    out = {f"ccc_{n}": ccc(pred[:, i], target[:, i]) for i, n in enumerate(VAD_NAMES[: pred.shape[1]])}
+    out["ccc_mean"] = float(np.mean(list(out.values())))
+    return out

@@ -1,0 +1,240 @@
+"""The training loop every recipe shares: batches, accumulation, clipping, checkpoints, resume,
+model selection on a validation metric, early stopping.
+
+A model is an nn.Module with
+  forward(batch) -> {"loss": scalar tensor, "logs": {name: float}}   (training objective)
+  predict(batch) -> {"emo_logits": (B, C)} and/or {"vad": (B, 3)}     (outputs to score)
+and optionally `on_epoch_start(epoch, history)` (e.g. Dynamic Weight Average updates its weights).
+
+Resume is exact: the last checkpoint holds model, optimiser, scheduler and RNG states, and the
+batch order depends only on (seed, epoch), so a killed-and-restarted run ends where an
+uninterrupted one does.
+"""
+
+import json
+import math
+import random
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from ser.data.dataset import collate
+from ser.data.sampler import BucketBatchSampler
+from ser.train.metrics import classification_scores, regression_scores
+from ser.utils import SerError, atomic_path, get_logger, progress, set_seed
+
+log = get_logger("trainer")
+
+
+@dataclass
+class TrainConfig:
+    max_epochs: int = 30
+    batch_size: int = 32
+    accum_grad: int = 1
+    optimizer: str = "adam"
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    warmup_steps: int = 0
+    grad_clip: float = 5.0
+    patience: int = 10
+    select_metric: str = "ua"
+    seed: int = 0
+    max_frames_per_batch: int = 0
+    num_threads: int = 0
+    device: str = "auto"
+
+    @classmethod
+    def from_dict(cls, d: dict, where: str = "train") -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise SerError(f"{where}: unknown config keys {unknown} (known: {sorted(known)})")
+        return cls(**d)
+
+
+def _rng_state():
+    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+
+
+def _set_rng_state(state):
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+
+
+def to_device(batch: dict, device) -> dict:
+    return {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+
+
+def make_loader(dataset, batch_size, shuffle, seed=0, max_frames=0):
+    sampler = BucketBatchSampler(dataset.lengths(), batch_size, shuffle=shuffle, seed=seed,
+                                 max_frames=max_frames or None)
+    return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=0)
+
+
+def make_optimizer(params, conf: TrainConfig):
+    params = [p for p in params if p.requires_grad]
+    if conf.optimizer == "adam":
+        return torch.optim.Adam(params, lr=conf.lr, weight_decay=conf.weight_decay)
+    if conf.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=conf.lr, weight_decay=conf.weight_decay)
+    if conf.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=conf.lr, momentum=0.9, weight_decay=conf.weight_decay)
+    raise SerError(f"unknown optimizer '{conf.optimizer}' (adam, adamw, sgd)")
+
+
+@torch.no_grad()
+def run_predict(model, loader, device, desc="predict") -> dict:
+    """Runs `model.predict` over a loader -> {"utts", "emo_logits", "vad", targets...} as numpy."""
+    model.eval()
+    out = {"utts": []}
+    for batch in progress(loader, desc=desc, leave=False):
+        batch = to_device(batch, device)
+        pred = model.predict(batch)
+        out["utts"].extend(batch["utt"])
+        for key in ("emo_logits", "vad"):
+            if key in pred:
+                out.setdefault(key, []).append(pred[key].float().cpu().numpy())
+        for key in ("emo", "vad"):
+            if key in batch:
+                out.setdefault(f"target_{key}", []).append(batch[key].cpu().numpy())
+        if "loss" in pred:
+            out.setdefault("loss", []).append(float(pred["loss"]) * len(batch["utt"]))
+    for key, value in list(out.items()):
+        if key == "loss":
+            out[key] = float(np.sum(value) / len(out["utts"]))
+        elif key != "utts":
+            out[key] = np.concatenate(value)
+    return out
+
+
+def score_predictions(pred: dict, num_classes: int) -> dict:
+    scores = {}
+    if "emo_logits" in pred and "target_emo" in pred:
+        scores.update(classification_scores(pred["target_emo"], pred["emo_logits"].argmax(1), num_classes))
+    if "vad" in pred and "target_vad" in pred:
+        scores.update(regression_scores(pred["vad"], pred["target_vad"]))
+    if "loss" in pred:
+        scores["loss"] = pred["loss"]
+    return scores
+
+
+class Trainer:
+    def __init__(self, model, conf: TrainConfig, exp_dir, num_classes: int):
+        self.model = model
+        self.conf = conf
+        self.exp_dir = Path(exp_dir)
+        self.num_classes = num_classes
+        self.device = torch.device("cuda" if conf.device == "auto" and torch.cuda.is_available()
+                                   else ("cpu" if conf.device == "auto" else conf.device))
+        if conf.num_threads > 0:
+            torch.set_num_threads(conf.num_threads)
+        self.last_ckpt = self.exp_dir / "checkpoint.last.pt"
+        self.best_model = self.exp_dir / "model.best.pt"
+
+    def _better(self, value, best):
+        if best is None:
+            return True
+        return value < best if self.conf.select_metric == "loss" else value > best
+
+    def _save(self, state):
+        with atomic_path(self.last_ckpt) as tmp:
+            torch.save(state, tmp)
+
+    def fit(self, train_set, valid_set, resume: bool = True) -> dict:
+        conf = self.conf
+        self.exp_dir.mkdir(parents=True, exist_ok=True)
+        set_seed(conf.seed)
+        model = self.model.to(self.device)
+        optim = make_optimizer(model.parameters(), conf)
+        train_loader = make_loader(train_set, conf.batch_size, True, conf.seed, conf.max_frames_per_batch)
+        valid_loader = make_loader(valid_set, conf.batch_size, False)
+        steps_per_epoch = math.ceil(len(train_loader) / conf.accum_grad)
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            optim, lambda s: min(1.0, (s + 1) / conf.warmup_steps) if conf.warmup_steps else 1.0)
+        state = {"epoch": 0, "best": None, "best_epoch": 0, "bad_epochs": 0, "history": [], "done": False}
+        if resume and self.last_ckpt.is_file():
+            ckpt = torch.load(self.last_ckpt, map_location=self.device, weights_only=False)
+            model.load_state_dict(ckpt["model"])
+            optim.load_state_dict(ckpt["optim"])
+            sched.load_state_dict(ckpt["sched"])
+            _set_rng_state(ckpt["rng"])
+            state = ckpt["state"]
+            log.info("resuming %s from epoch %d (best %s=%s at epoch %d)", self.exp_dir, state["epoch"],
+                     conf.select_metric, state["best"], state["best_epoch"])
+        if state["done"]:
+            log.info("%s: training already finished; nothing to do", self.exp_dir)
+            return state
+        log.info("training on %s: %d train / %d valid utterances, %d steps per epoch, outputs in %s",
+                 self.device, len(train_set), len(valid_set), steps_per_epoch, self.exp_dir)
+
+        for epoch in range(state["epoch"] + 1, conf.max_epochs + 1):
+            if hasattr(model, "on_epoch_start"):
+                model.on_epoch_start(epoch, state["history"])
+            train_loader.batch_sampler.set_epoch(epoch)
+            train_logs = self._train_epoch(model, optim, sched, train_loader, epoch)
+            scores = score_predictions(run_predict(model, valid_loader, self.device, "valid"), self.num_classes)
+            if conf.select_metric not in scores:
+                raise SerError(f"select_metric '{conf.select_metric}' is not among the validation scores {sorted(scores)}")
+            value = scores[conf.select_metric]
+            improved = self._better(value, state["best"])
+            if improved:
+                state.update(best=value, best_epoch=epoch, bad_epochs=0)
+                with atomic_path(self.best_model) as tmp:
+                    torch.save(model.state_dict(), tmp)
+            else:
+                state["bad_epochs"] += 1
+            extra = model.epoch_logs() if hasattr(model, "epoch_logs") else {}
+            state["history"].append({"epoch": epoch, "train": train_logs, "valid": scores, **extra})
+            state["epoch"] = epoch
+            state["done"] = epoch == conf.max_epochs or state["bad_epochs"] >= conf.patience
+            log.info("epoch %d: train %s | valid %s%s%s", epoch, _fmt(train_logs), _fmt(scores),
+                     f" | {_fmt(extra)}" if extra else "", " *best*" if improved else "")
+            self._save({"model": model.state_dict(), "optim": optim.state_dict(), "sched": sched.state_dict(),
+                        "rng": _rng_state(), "state": state})
+            (self.exp_dir / "history.json").write_text(json.dumps(state["history"], indent=1, default=float))
+            if state["done"]:
+                if epoch < conf.max_epochs:
+                    log.info("early stop: no %s improvement for %d epochs", conf.select_metric, conf.patience)
+                break
+        log.info("best %s=%.4f at epoch %d; model in %s", conf.select_metric, state["best"], state["best_epoch"],
+                 self.best_model)
+        return state
+
+    def _train_epoch(self, model, optim, sched, loader, epoch) -> dict:
+        conf = self.conf
+        model.train()
+        sums, n = {}, 0
+        optim.zero_grad()
+        bar = progress(loader, desc=f"epoch {epoch}", leave=False)
+        for i, batch in enumerate(bar, 1):
+            batch = to_device(batch, self.device)
+            out = model(batch)
+            loss = out["loss"]
+            if not torch.isfinite(loss):
+                raise SerError(f"non-finite loss at epoch {epoch}, batch {i}; lower the lr or check the data")
+            (loss / conf.accum_grad).backward()
+            if i % conf.accum_grad == 0 or i == len(loader):
+                if conf.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), conf.grad_clip)
+                optim.step()
+                sched.step()
+                optim.zero_grad()
+            bs = len(batch["utt"])
+            n += bs
+            for k, v in {"loss": float(loss.detach()), **out.get("logs", {})}.items():
+                sums[k] = sums.get(k, 0.0) + float(v) * bs
+            bar.set_postfix(loss=f"{sums['loss'] / n:.3f}")
+        return {k: v / max(n, 1) for k, v in sums.items()}
+
+
+def _fmt(d: dict) -> str:
+    return " ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in d.items()
+                    if not isinstance(v, (list, dict)))
+
+
+def config_dict(conf: TrainConfig) -> dict:
+    return asdict(conf)

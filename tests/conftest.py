@@ -1,0 +1,79 @@
+"""Shared fixtures. Tests run on CPU; recipes are run through bash with the repo's path.sh."""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def tiny_hubert(tmp_path_factory) -> Path:
+    """A randomly initialised 2-layer HuBERT in transformers format (s3prl: hf_hubert_custom)."""
+    from ser.features.upstream import make_tiny_hubert
+
+    return make_tiny_hubert(tmp_path_factory.mktemp("tiny_hubert") / "model")
+
+
+def copy_recipe(repo: Path, recipe: str, dest: Path) -> Path:
+    """A private copy of egs/<corpus>/<recipe> in `dest`: run.sh and conf/ copied, every link
+    (path.sh, utils, local, ...) made absolute, so a test's data/, dump/ and exp/ stay in tmp."""
+    import shutil
+
+    src = repo / recipe
+    dest.mkdir(parents=True, exist_ok=True)
+    for item in src.iterdir():
+        if item.name in ("data", "dump", "exp", "downloads"):
+            continue
+        target = dest / item.name
+        if item.is_symlink():
+            target.symlink_to(item.resolve())
+        elif item.is_dir():
+            shutil.copytree(item, target, symlinks=False)
+        else:
+            shutil.copy2(item, target)
+    return dest
+
+
+def run_recipe(recipe_dir: Path, *args: str, env: dict | None = None, timeout: int = 600):
+    """Runs ./run.sh with the test's python first on PATH (CI's venv or a developer's)."""
+    import subprocess
+
+    full_env = dict(os.environ)
+    full_env["PATH"] = f"{Path(sys.executable).parent}:{full_env['PATH']}"
+    full_env.update(env or {})
+    proc = subprocess.run(["bash", "run.sh", *args], cwd=recipe_dir, env=full_env, capture_output=True,
+                          text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise AssertionError(f"run.sh {' '.join(args)} failed ({proc.returncode}):\n"
+                             f"--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-6000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def synthetic_iemocap(tmp_path_factory) -> Path:
+    """The built-in IEMOCAP-layout corpus, generated once per test session (complete with .done)."""
+    import subprocess
+
+    out = tmp_path_factory.mktemp("iemocap_synth") / "iemocap_synthetic"
+    subprocess.run([sys.executable, str(ROOT / "egs/iemocap/local/make_synthetic_iemocap.py"), "--out", str(out),
+                    "--seed", "0", "--utts-per-dialog", "20"], check=True, capture_output=True)
+    # The stamp local/data.sh writes for its default settings, so recipes reuse this copy.
+    (out / ".done").write_text("synthetic seed=0 utts_per_dialog=20\n")
+    return out
+
+
+def link_synthetic_iemocap(recipe: Path, corpus: Path) -> None:
+    """Points a recipe copy's downloads/iemocap_synthetic at the session's generated corpus."""
+    (recipe / "downloads").mkdir(exist_ok=True)
+    (recipe / "downloads" / "iemocap_synthetic").symlink_to(corpus)
