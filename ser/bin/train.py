@@ -84,7 +84,9 @@ def main():
     ap.add_argument("--exp-dir", required=True)
     ap.add_argument("--feat", action="append", default=[], help="name=scp, one per feature store")
     ap.add_argument("--set", action="append", default=[], help="override a config key, e.g. train.lr=1e-3")
-    ap.add_argument("--no-resume", action="store_true", help="start over even if a checkpoint exists")
+    ap.add_argument("--resume", action="store_true", default=True,
+                    help="continue from exp-dir/checkpoint.last.pt when it exists (the default)")
+    ap.add_argument("--no-resume", dest="resume", action="store_false", help="start over, ignoring checkpoints")
     args = ap.parse_args()
 
     conf = load_run_config(args.config, parse_overrides(args.set))
@@ -103,7 +105,7 @@ def main():
     write_text_atomic(exp / "info.json", json.dumps(info, indent=1))
     log.info("model %s: %.2fM trainable parameters", conf["model"]["name"],
              sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6)
-    Trainer(model, tconf, exp, info["num_classes"]).fit(train_set, valid_set, resume=not args.no_resume)
+    Trainer(model, tconf, exp, info["num_classes"]).fit(train_set, valid_set, resume=args.resume)
 
 
 if __name__ == "__main__":
