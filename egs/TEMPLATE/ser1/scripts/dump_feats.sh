@@ -19,7 +19,7 @@ if [ -f "$out/feats.scp" ] && [ "$out/feats.scp" -nt "$data/utt2spk" ]; then
   echo "$0: $out/feats.scp is complete; skipping (delete it to recompute)"; exit 0
 fi
 mkdir -p "$out/log"
-opts=(--data-dir "$data" --out "$out" --kind "$kind" --nj "$nj" --layers "$layers")
+opts=(--data-dir "$data" --out "$out" --kind "$kind" --nj "$nj" --layers="$layers")
 [ -n "$upstream" ] && opts+=(--upstream "$upstream")
 [ -n "$upstream_path" ] && opts+=(--upstream-path "$upstream_path")
 [ "$float16" = true ] && opts+=(--float16)

@@ -18,7 +18,7 @@ if [ -f "$out/feats.scp" ] && [ "$out/feats.scp" -nt "$data/text" ]; then
   echo "$0: $out/feats.scp is complete; skipping (delete it to recompute)"; exit 0
 fi
 mkdir -p "$out/log"
-opts=(--data-dir "$data" --out "$out" --nj "$nj" --layers "$layers" --encoder "$encoder")
+opts=(--data-dir "$data" --out "$out" --nj "$nj" --layers="$layers" --encoder "$encoder")
 [ "$float16" = true ] && opts+=(--float16)
 echo "$0: dumping text features of $data/text (encoder: ${encoder:-packaged all-MiniLM-L6-v2}) into $out with $nj jobs (logs: $out/log/text.*.log)"
 # shellcheck disable=SC2086

@@ -1,0 +1,84 @@
+"""Dumps token-level text features of a data dir's transcripts to ark/scp, one job's share at a time.
+
+  python -m ser.bin.dump_text --data-dir data/all --out dump/text_minilm --nj 2 --job 1
+  python -m ser.bin.dump_text --data-dir data/all --out dump/text_minilm --nj 2 --merge
+  python -m ser.bin.dump_text ... --encoder microsoft/deberta-v3-large --layers -1 --float16
+
+Each utterance gets one row per token of its transcript (see ser.features.text: special tokens
+cut off unless --keep-special-tokens), so `feats.utt2num_frames` holds the tokenizer's lengths.
+A transcript that is empty (or the placeholder `<unk>` the IEMOCAP prep writes for one) is stored
+as a 0-row matrix; the models mask it. To drop such utterances instead, run
+`python -m ser.bin.empty_text --mode drop` on the data dirs first.
+Job J writes <out>/feats.J.{ark,scp} atomically and is skipped when they exist.
+"""
+
+import argparse
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from ser.bin.dump_feats import job_utts
+from ser.data.datadir import DataDir
+from ser.features.store import FeatWriter, merge_scps
+from ser.features.text import TextEncoder, is_empty_transcript
+from ser.utils import SerError, get_logger, pick_device, run_main
+
+log = get_logger("dump_text")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data-dir", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--encoder", default="", help="hub name or local folder; empty: the packaged all-MiniLM-L6-v2")
+    ap.add_argument("--layers", default="all", help="'all' or comma-separated hidden-state indices "
+                    "(0 = embedding output, negative from the top)")
+    ap.add_argument("--keep-special-tokens", action="store_true", help="keep the [CLS]/[SEP] rows")
+    ap.add_argument("--max-length", type=int, default=None, help="token cap (default: the model's)")
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--float16", action="store_true")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--nj", type=int, default=1)
+    ap.add_argument("--job", type=int, default=1)
+    ap.add_argument("--merge", action="store_true", help="merge the nj job scps into feats.scp")
+    args = ap.parse_args()
+    out = Path(args.out)
+
+    if args.merge:
+        merge_scps([out / f"feats.{j}.scp" for j in range(1, args.nj + 1)], out / "feats.scp")
+        log.info("merged %d jobs into %s", args.nj, out / "feats.scp")
+        return
+    stem = out / f"feats.{args.job}"
+    if (out / f"feats.{args.job}.scp").is_file():
+        log.info("job %d/%d already done (%s.scp); skipping", args.job, args.nj, stem)
+        return
+    data = DataDir.load(args.data_dir, allow_empty_text=True)
+    text = data.get("text")
+    utts = job_utts(data.utts, args.nj, args.job)
+    torch.set_num_threads(1)
+    encoder = TextEncoder(args.encoder, layers=args.layers, keep_special_tokens=args.keep_special_tokens,
+                          max_length=args.max_length, device=pick_device(args.device))
+    log.info("text encoder %s: %d of %d hidden states x %d dims per token", encoder.source, encoder.num_layers,
+             encoder.total_layers, encoder.hidden_size)
+    empty = 0
+    with FeatWriter(stem, float16=args.float16, meta=encoder.meta()) as write:
+        starts = range(0, len(utts), args.batch_size)
+        for s in tqdm(starts, desc=f"text job {args.job}/{args.nj}", dynamic_ncols=True):
+            batch = utts[s:s + args.batch_size]
+            for utt, feats in zip(batch, encoder.encode([text[u] for u in batch])):
+                n_tokens = len(encoder.tokenize(text[utt]))
+                if feats.shape[0] != n_tokens:  # the store's lengths must be the tokenizer's
+                    raise SerError(f"{args.data_dir}/text: utterance '{utt}' gave {feats.shape[0]} feature rows "
+                                   f"but the tokenizer makes {n_tokens} tokens of it")
+                empty += is_empty_transcript(text[utt])
+                write(utt, feats)
+    if empty:
+        log.warning("%d of %d utterances have an empty transcript: stored as 0-token sequences", empty, len(utts))
+    if encoder.num_truncated:
+        log.warning("%d transcripts were cut to %d tokens", encoder.num_truncated, encoder.max_length)
+    log.info("wrote %d utterances to %s.{ark,scp}", len(utts), stem)
+
+
+if __name__ == "__main__":
+    run_main(main)
