@@ -1,0 +1,1 @@
+"""Transcripts as CTC targets: character vocabulary, greedy CTC decoding, character error rate."""
