@@ -3,15 +3,29 @@
 # space separated, for train_folds.sh --feats and ser.bin.infer --feat. A store listed in
 # --classical is dump/<name> (made by stage 1); one listed in --ssl as name=upstream is
 # dump/<name>_<upstream> (made by stage 2). A missing store is an error naming that stage.
-#   scripts/joint_mtl_feats.sh [--dump dump] [--classical "mfcc stf mel"] [--ssl "w2v2=wav2vec2 hubert=hubert"] <config>
+# --overrides takes train.py's --set values; a data.feats=[...] among them replaces the config's list.
+#   scripts/joint_mtl_feats.sh [--dump dump] [--classical "mfcc stf mel"] [--ssl "w2v2=wav2vec2 hubert=hubert"]
+#       [--overrides "data.feats=[mfcc,stf]"] <config>
 set -euo pipefail
+set -f  # no globbing: overrides such as data.feats=[mfcc,stf] hold brackets
 dump=dump
 classical=
 ssl=
+overrides=
 . utils/parse_options.sh
 if [ $# -ne 1 ]; then echo "usage: $0 [--dump dir] [--classical kinds] [--ssl name=upstream ...] <config>" >&2; exit 1; fi
 config=$1
-names=$(python -c 'import sys, yaml; d = (yaml.safe_load(open(sys.argv[1])) or {}).get("data") or {}; print(" ".join(d.get("feats") or []))' "$config")
+if [ ! -f "$config" ]; then echo "ERROR: $config does not exist (a fold's config.yaml comes from the training stage)" >&2; exit 1; fi
+names=$(python - "$config" $overrides <<'PY'
+import sys, yaml
+feats = ((yaml.safe_load(open(sys.argv[1])) or {}).get("data") or {}).get("feats") or []
+for item in sys.argv[2:]:
+    key, _, value = item.partition("=")
+    if key == "data.feats":
+        feats = yaml.safe_load(value) or []
+print(" ".join(feats))
+PY
+)
 out=()
 for name in $names; do
   dir=; made_by=
