@@ -1,11 +1,27 @@
 """YAML configs checked against the defaults a program declares: an unknown key is an error."""
 
 import copy
+import re
 from pathlib import Path
 
 import yaml
 
 from ser.utils import SerError
+
+
+class Loader(yaml.SafeLoader):
+    """YAML 1.1 reads `1e-4` (no dot) as a string; configs mean a number, as YAML 1.2 does."""
+
+
+Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def parse_yaml(text: str):
+    return yaml.load(text, Loader=Loader)
 
 
 def merge_strict(defaults: dict, override: dict, where: str, prefix: str = "") -> dict:
@@ -27,7 +43,7 @@ def load_yaml(path) -> dict:
     if not path.is_file():
         raise SerError(f"config file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = parse_yaml(path.read_text()) or {}
     except yaml.YAMLError as e:
         raise SerError(f"{path}: not valid YAML: {e}") from e
     if not isinstance(data, dict):
@@ -53,5 +69,5 @@ def parse_overrides(items) -> dict:
         if "=" not in item:
             raise SerError(f"override '{item}' must look like key=value")
         key, value = item.split("=", 1)
-        out[key] = yaml.safe_load(value)
+        out[key] = parse_yaml(value)
     return out

@@ -27,3 +27,10 @@ def test_missing_and_bad_yaml(tmp_path):
     f.write_text("a: [1, 2\n")
     with pytest.raises(SerError, match="not valid YAML"):
         load_config(f, DEFAULTS)
+
+
+def test_exponent_without_dot_is_a_number(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("train:\n  lr: 1e-4\n")
+    assert load_config(f, DEFAULTS)["train"]["lr"] == 1e-4
+    assert parse_overrides(["train.lr=2e-3", "a=x1e5"]) == {"train.lr": 2e-3, "a": "x1e5"}

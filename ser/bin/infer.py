@@ -11,9 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
-
 from ser.bin.train import make_dataset, parse_feats
+from ser.config import parse_yaml
 from ser.data.dataset import unscale_vad
 from ser.data.datadir import write_kv
 from ser.models import build_model
@@ -28,7 +27,7 @@ def load_trained(exp_dir, device="cpu"):
     best = exp_dir / "model.best.pt"
     if not best.is_file():
         raise SerError(f"{best} not found: run the training stage for this fold first")
-    conf = yaml.safe_load((exp_dir / "config.yaml").read_text())
+    conf = parse_yaml((exp_dir / "config.yaml").read_text())
     info = json.loads((exp_dir / "info.json").read_text())
     model = build_model(conf["model"], info)
     model.load_state_dict(torch.load(best, map_location=device, weights_only=True))
