@@ -9,26 +9,17 @@ side by side in one row (frames x layers*dim) with the layout in feats.meta.json
 """
 
 import argparse
-from pathlib import Path
 
-import numpy as np
 import torch
 
 from ser.data.audio import load_audio
 from ser.data.datadir import DataDir
 from ser.features.classical import get_extractor
-from ser.features.store import FeatWriter, merge_scps
+from ser.features.jobs import add_job_args, job_stem, job_utts, merge_jobs
+from ser.features.store import FeatWriter
 from ser.utils import SerError, get_logger, progress, run_main
 
 log = get_logger("dump_feats")
-
-
-def job_utts(utts, nj: int, job: int):
-    """Contiguous near-equal shares, like split_scp."""
-    if not 1 <= job <= nj:
-        raise SerError(f"--job {job} is outside 1..{nj}")
-    bounds = np.linspace(0, len(utts), nj + 1).astype(int)
-    return utts[bounds[job - 1]:bounds[job]]
 
 
 def upstream_extractor(name, path, layers):
@@ -59,20 +50,13 @@ def main():
     ap.add_argument("--upstream", default=None, help="s3prl upstream name (with --kind upstream)")
     ap.add_argument("--upstream-path", default=None, help="local checkpoint for *_local / *_custom upstreams")
     ap.add_argument("--layers", default="all", help="'all' or comma-separated layer indices (negative from the top)")
-    ap.add_argument("--float16", action="store_true", help="store half precision (halves the ark size)")
-    ap.add_argument("--nj", type=int, default=1)
-    ap.add_argument("--job", type=int, default=1)
-    ap.add_argument("--merge", action="store_true", help="merge the nj job scps into feats.scp")
+    add_job_args(ap)
     args = ap.parse_args()
-    out = Path(args.out)
 
     if args.merge:
-        merge_scps([out / f"feats.{j}.scp" for j in range(1, args.nj + 1)], out / "feats.scp")
-        log.info("merged %d jobs into %s", args.nj, out / "feats.scp")
-        return
-    stem = out / f"feats.{args.job}"
-    if (out / f"feats.{args.job}.scp").is_file():
-        log.info("job %d/%d already done (%s.scp); skipping", args.job, args.nj, stem)
+        return merge_jobs(args.out, args.nj)
+    stem = job_stem(args.out, args.job, args.nj)
+    if stem is None:
         return
     data = DataDir.load(args.data_dir)
     utts = job_utts(data.utts, args.nj, args.job)

@@ -13,16 +13,14 @@ Job J writes <out>/feats.J.{ark,scp} atomically and is skipped when they exist.
 """
 
 import argparse
-from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
-from ser.bin.dump_feats import job_utts
 from ser.data.datadir import DataDir
-from ser.features.store import FeatWriter, merge_scps
+from ser.features.jobs import add_job_args, job_stem, job_utts, merge_jobs
+from ser.features.store import FeatWriter
 from ser.features.text import TextEncoder, is_empty_transcript
-from ser.utils import SerError, get_logger, pick_device, run_main
+from ser.utils import SerError, get_logger, pick_device, progress, run_main
 
 log = get_logger("dump_text")
 
@@ -37,21 +35,14 @@ def main():
     ap.add_argument("--keep-special-tokens", action="store_true", help="keep the [CLS]/[SEP] rows")
     ap.add_argument("--max-length", type=int, default=None, help="token cap (default: the model's)")
     ap.add_argument("--batch-size", type=int, default=16)
-    ap.add_argument("--float16", action="store_true")
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--nj", type=int, default=1)
-    ap.add_argument("--job", type=int, default=1)
-    ap.add_argument("--merge", action="store_true", help="merge the nj job scps into feats.scp")
+    add_job_args(ap)
     args = ap.parse_args()
-    out = Path(args.out)
 
     if args.merge:
-        merge_scps([out / f"feats.{j}.scp" for j in range(1, args.nj + 1)], out / "feats.scp")
-        log.info("merged %d jobs into %s", args.nj, out / "feats.scp")
-        return
-    stem = out / f"feats.{args.job}"
-    if (out / f"feats.{args.job}.scp").is_file():
-        log.info("job %d/%d already done (%s.scp); skipping", args.job, args.nj, stem)
+        return merge_jobs(args.out, args.nj)
+    stem = job_stem(args.out, args.job, args.nj)
+    if stem is None:
         return
     data = DataDir.load(args.data_dir, allow_empty_text=True)
     text = data.get("text")
@@ -64,7 +55,7 @@ def main():
     empty = 0
     with FeatWriter(stem, float16=args.float16, meta=encoder.meta()) as write:
         starts = range(0, len(utts), args.batch_size)
-        for s in tqdm(starts, desc=f"text job {args.job}/{args.nj}", dynamic_ncols=True):
+        for s in progress(starts, desc=f"text job {args.job}/{args.nj}"):
             batch = utts[s:s + args.batch_size]
             for utt, feats in zip(batch, encoder.encode([text[u] for u in batch])):
                 n_tokens = len(encoder.tokenize(text[utt]))

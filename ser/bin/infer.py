@@ -9,7 +9,6 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 import torch
 from ser.bin.train import make_dataset, parse_feats
 from ser.config import parse_yaml

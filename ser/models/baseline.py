@@ -1,7 +1,6 @@
 """SUPERB emotion-recognition baseline: frozen upstream features (dumped once), weighted layer sum,
 linear projection, mean pooling over time, linear classifier, cross-entropy."""
 
-import torch
 from torch import nn
 
 from ser.nn.layer_sum import WeightedLayerSum
