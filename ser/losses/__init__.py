@@ -1,4 +1,4 @@
-"""Training objectives shared by models: margin-based softmax heads (AM-softmax, AAM-softmax)."""
+"""Training objectives shared by models (margin softmax heads re-exported here; ccc, weighting, ... as modules)."""
 
 from ser.losses.margin import AAMSoftmax, AMSoftmax, SoftmaxHead, cosine_logits, make_margin_head
 

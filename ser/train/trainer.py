@@ -38,6 +38,7 @@ class TrainConfig:
     lr: float = 1e-4
     weight_decay: float = 0.0
     warmup_steps: int = 0
+    lr_decay: str = "none"  # none, or cosine: from lr (after warm-up) down to 0 at max_epochs
     grad_clip: float = 5.0
     patience: int = 10
     select_metric: str = "ua"
@@ -84,6 +85,21 @@ def make_optimizer(params, conf: TrainConfig):
     if conf.optimizer == "sgd":
         return torch.optim.SGD(params, lr=conf.lr, momentum=0.9, weight_decay=conf.weight_decay)
     raise SerError(f"unknown optimizer '{conf.optimizer}' (adam, adamw, sgd)")
+
+
+def lr_factor(conf: TrainConfig, total_steps: int):
+    """Step -> lr multiplier: linear warm-up, then constant or a cosine decay to 0 at total_steps."""
+    if conf.lr_decay not in ("none", "cosine"):
+        raise SerError(f"train.lr_decay '{conf.lr_decay}' unknown (none, cosine)")
+
+    def factor(step):
+        warm = min(1.0, (step + 1) / conf.warmup_steps) if conf.warmup_steps else 1.0
+        if conf.lr_decay == "none":
+            return warm
+        done = max(0, step - conf.warmup_steps) / max(1, total_steps - conf.warmup_steps)
+        return warm * 0.5 * (1.0 + math.cos(math.pi * min(1.0, done)))
+
+    return factor
 
 
 @torch.no_grad()
@@ -153,8 +169,7 @@ class Trainer:
         train_loader = make_loader(train_set, conf.batch_size, True, conf.seed, conf.max_frames_per_batch)
         valid_loader = make_loader(valid_set, conf.batch_size, False)
         steps_per_epoch = math.ceil(len(train_loader) / conf.accum_grad)
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            optim, lambda s: min(1.0, (s + 1) / conf.warmup_steps) if conf.warmup_steps else 1.0)
+        sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_factor(conf, steps_per_epoch * conf.max_epochs))
         state = {"epoch": 0, "best": None, "best_epoch": 0, "bad_epochs": 0, "history": [], "done": False}
         if resume and self.last_ckpt.is_file():
             ckpt = torch.load(self.last_ckpt, map_location=self.device, weights_only=False)

@@ -28,5 +28,5 @@ for k in $fold_ids; do
   echo "$0: layer $layer of $p1/fold$k for $data -> $out with $nj jobs (logs: $out/log/dump.*.log)"
   $cmd JOB=1:"$nj" "$out/log/dump.JOB.log" python -m ser.bin.dump_layer --model-dir "$p1/fold$k" \
     --layer "$layer" --data-dir "$data" --out "$out" --nj "$nj" --job JOB "${opts[@]}"
-  python -m ser.bin.dump_layer --out "$out" --nj "$nj" --merge
+  [ "$nj" -eq 1 ] || python -m ser.bin.dump_layer --out "$out" --nj "$nj" --merge
 done

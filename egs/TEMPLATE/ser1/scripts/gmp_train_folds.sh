@@ -20,6 +20,7 @@ infer=true
 if [ $# -ne 1 ] || [ -z "$train_config" ]; then echo "usage: $0 --train_config conf/x.yaml [options] <exp-dir>" >&2; exit 1; fi
 exp=$1
 . scripts/folds.sh
+set -f  # overrides such as model.scales=[64,512] are words, not glob patterns
 ph='{fold}'
 for k in $fold_ids; do
   fd=data/folds/$scheme/fold$k

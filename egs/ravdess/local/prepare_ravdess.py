@@ -1,0 +1,295 @@
+#!/usr/bin/env python3
+"""RAVDESS data prep shared by every RAVDESS recipe: the release layout -> Kaldi data dirs and folds.
+
+Reads the speech part of the release (Audio_Speech_Actors_01-24):
+    Actor_XX/03-01-EE-II-SS-RR-AA.wav     (48 kHz in the release; any rate and .flac are accepted)
+and writes
+    <out>/all/{wav.scp,utt2spk,text,utt2emo,utt2gender,utt2intensity,utt2dur,spk2utt}
+    <out>/folds/<scheme>/fold<k>/{train,valid,test}/
+    <out>/local/ignored_files.txt          every file that was not taken, and why
+
+File name fields: modality (03 audio-only), vocal channel (01 speech), EE emotion, II intensity
+(01 normal, 02 strong), SS statement, RR repetition, AA actor (odd male, even female). A file whose
+name breaks this scheme (a typo, a song or video file, an actor number that differs from its folder,
+a "strong" neutral, which the corpus does not have) is listed in the report and left out; hidden
+files (`.DS_Store`, `._x.wav`) are skipped silently.
+
+Speakers are `Actor_XX` and utterance ids `Actor_XX_<file stem>`, so utterances sort by speaker.
+
+Schemes (speaker-independent, model selection included: valid actors come from training actors):
+    emobox   EmoBox's 4 folds; fold k tests actors 01 11 20 21 / 04 10 12 14 / 08 09 19 23 /
+             03 05 07 24, the 8 other actors always train. Valid: one male and one female actor
+             drawn (seeded by --seed and k) from those 8 always-train actors, so train has 18 actors.
+             On a partial copy a fold whose test actors are all absent is left out (with a warning);
+             the remaining folds keep their EmoBox numbers.
+    speaker  leave one actor out, 24 folds; fold k tests actor k and validates on the next two
+             actors (k+1, k+2 cyclically: one male and one female).
+
+Usage: prepare_ravdess.py --corpus DIR --out data [--schemes emobox,speaker] [--seed 0]
+"""
+
+import argparse
+import random
+import re
+import shutil
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+if (ROOT / "ser").is_dir() and str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # run from a recipe without an installed package
+
+from tqdm import tqdm  # noqa: E402
+
+from ser.data.audio import audio_duration  # noqa: E402
+from ser.data.datadir import DataDir  # noqa: E402
+from ser.data.folds import Fold, check_speaker_independent, split_utts  # noqa: E402
+from ser.utils import SerError, get_logger, write_text_atomic, run_main  # noqa: E402
+
+log = get_logger("prepare_ravdess")
+
+# Emotion codes of the file names -> the labels written to utt2emo (IEMOCAP's names where shared).
+EMOTIONS = {"01": "neu", "02": "cal", "03": "hap", "04": "sad", "05": "ang", "06": "fea", "07": "dis", "08": "sur"}
+CLASSES = tuple(EMOTIONS.values())
+INTENSITIES = {"01": "normal", "02": "strong"}
+STATEMENTS = {"01": "Kids are talking by the door", "02": "Dogs are sitting by the door"}
+AUDIO_EXTS = (".wav", ".flac")
+SCHEMES = ("emobox", "speaker")
+EMOBOX_TEST = (("01", "11", "20", "21"), ("04", "10", "12", "14"), ("08", "09", "19", "23"), ("03", "05", "07", "24"))
+EMOBOX_ALWAYS_TRAIN = tuple(sorted({f"{a:02d}" for a in range(1, 25)} - {a for f in EMOBOX_TEST for a in f}))
+
+ACTOR_DIR = re.compile(r"^Actor_(\d\d)$")
+# Seven two-digit fields; checked field by field below so the report says which one is wrong.
+NAME = re.compile(r"^(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)$")
+
+
+@dataclass(frozen=True)
+class Utterance:
+    utt: str
+    path: Path
+    actor: str
+    emotion: str
+    intensity: str
+    statement: str
+
+
+def speaker(actor: str) -> str:
+    return f"Actor_{actor}"
+
+
+def gender(actor: str) -> str:
+    return "m" if int(actor) % 2 else "f"
+
+
+def parse_name(path: Path, folder_actor: str) -> Utterance:
+    """The fields of one file name; SerError saying what is wrong when it breaks the scheme."""
+    if path.suffix.lower() not in AUDIO_EXTS:
+        raise SerError(f"not an audio file ({'/'.join(AUDIO_EXTS)})")
+    m = NAME.match(path.stem)
+    if not m:
+        raise SerError("name is not 03-01-EE-II-SS-RR-AA (seven two-digit fields)")
+    modality, channel, emo, intensity, statement, rep, actor = m.groups()
+    problems = []
+    if modality != "03":
+        problems.append(f"modality {modality} is not 03 (audio-only)")
+    if channel != "01":
+        problems.append(f"vocal channel {channel} is not 01 (speech; 02 is song)")
+    if emo not in EMOTIONS:
+        problems.append(f"emotion {emo} is not 01..08")
+    if intensity not in INTENSITIES:
+        problems.append(f"intensity {intensity} is not 01 or 02")
+    elif emo == "01" and intensity == "02":
+        problems.append("neutral has no strong intensity in RAVDESS")
+    if statement not in STATEMENTS:
+        problems.append(f"statement {statement} is not 01 or 02")
+    if rep not in ("01", "02"):
+        problems.append(f"repetition {rep} is not 01 or 02")
+    if not 1 <= int(actor) <= 24:
+        problems.append(f"actor {actor} is not 01..24")
+    elif actor != folder_actor:
+        problems.append(f"actor {actor} differs from its folder Actor_{folder_actor}")
+    if problems:
+        raise SerError("; ".join(problems))
+    return Utterance(f"{speaker(actor)}_{path.stem}", path, actor, EMOTIONS[emo], INTENSITIES[intensity],
+                     STATEMENTS[statement])
+
+
+def scan_corpus(corpus: Path) -> tuple:
+    """(utterances, ignored [(path, reason)]) of every Actor_XX folder."""
+    if not corpus.is_dir():
+        raise SerError(f"RAVDESS corpus directory not found: '{corpus}'. Set RAVDESS in db.sh or the "
+                       "environment to the folder holding Actor_01..Actor_24")
+    actor_dirs, ignored = [], []
+    for p in sorted(corpus.iterdir()):
+        if p.name.startswith("."):
+            continue
+        m = ACTOR_DIR.match(p.name)
+        if p.is_dir() and m:
+            actor_dirs.append((p, m.group(1)))
+        else:
+            ignored.append((p, "not an Actor_XX folder"))
+    if not actor_dirs:
+        raise SerError(f"{corpus}: no Actor_XX folders; is this the RAVDESS speech release "
+                       "(Audio_Speech_Actors_01-24)?")
+    utts, seen = [], {}
+    for folder, actor in actor_dirs:
+        for p in sorted(folder.iterdir()):
+            if p.name.startswith("."):
+                continue  # macOS resource forks and the like, not data
+            if p.is_dir():
+                ignored.append((p, "unexpected folder"))
+                continue
+            try:
+                u = parse_name(p, actor)
+            except SerError as e:
+                ignored.append((p, str(e)))
+                continue
+            if u.utt in seen:
+                raise SerError(f"utterance {p.stem} of {folder} exists twice: {seen[u.utt]} and {p}; keep one")
+            seen[u.utt] = p
+            utts.append(u)
+    if not utts:
+        raise SerError(f"{corpus}: no file follows the RAVDESS naming 03-01-EE-II-SS-RR-AA.wav "
+                       f"({len(ignored)} files ignored, e.g. {ignored[0][0] if ignored else '-'})")
+    return utts, ignored
+
+
+def build_datadir(utts: list) -> DataDir:
+    names = ("wav.scp", "utt2spk", "text", "utt2emo", "utt2gender", "utt2intensity", "utt2dur")
+    fields = {name: {} for name in names}
+    for u in tqdm(utts, desc="utt2dur", unit="utt", file=sys.stderr, mininterval=1.0):
+        fields["wav.scp"][u.utt] = str(u.path)
+        fields["utt2spk"][u.utt] = speaker(u.actor)
+        fields["text"][u.utt] = u.statement
+        fields["utt2emo"][u.utt] = u.emotion
+        fields["utt2gender"][u.utt] = gender(u.actor)
+        fields["utt2intensity"][u.utt] = u.intensity
+        fields["utt2dur"][u.utt] = f"{audio_duration(str(u.path)):.4f}"
+    return DataDir(fields=fields)
+
+
+# ---- folds ---------------------------------------------------------------------------------------------
+
+def _pick_one_per_gender(candidates, rng) -> list:
+    chosen = []
+    for g in ("m", "f"):
+        pool = sorted(a for a in candidates if gender(a) == g)
+        if pool:
+            chosen.append(rng.choice(pool))
+    return chosen
+
+
+def emobox_folds(actors, seed: int = 0) -> dict:
+    """{EmoBox fold number: Fold}; folds whose test actors are all absent are left out."""
+    actors = set(actors)
+    folds = {}
+    for k, test in enumerate(EMOBOX_TEST, 1):
+        present = [a for a in test if a in actors]
+        if not present:
+            log.warning("emobox fold%d left out: none of its test actors %s is in the corpus", k, " ".join(test))
+            continue
+        rng = random.Random(f"ravdess-emobox-valid-{seed}-{k}")
+        train = actors - set(test)
+        # The always-train actors first; on a partial copy fall back to this fold's other training actors.
+        valid = _pick_one_per_gender(train & set(EMOBOX_ALWAYS_TRAIN), rng)
+        for a in _pick_one_per_gender(train - set(EMOBOX_ALWAYS_TRAIN), rng):
+            if gender(a) not in {gender(v) for v in valid}:
+                valid.append(a)
+        folds[k] = Fold(test_spks=tuple(speaker(a) for a in present),
+                        valid_spks=tuple(speaker(a) for a in sorted(valid)))
+    return folds
+
+
+def speaker_folds(actors, seed: int = 0) -> dict:
+    """Fold k tests actor k; valid are the next two actors present (cyclic), one of each gender."""
+    actors = sorted(actors)
+    folds = {}
+    for i, a in enumerate(actors):
+        nxt = [actors[(i + j) % len(actors)] for j in range(1, len(actors))]
+        valid = []
+        for g in ("m", "f"):
+            valid += [b for b in nxt if gender(b) == g][:1]
+        folds[int(a)] = Fold(test_spks=(speaker(a),), valid_spks=tuple(speaker(b) for b in sorted(valid)))
+    return folds
+
+
+FOLD_MAKERS = {"emobox": emobox_folds, "speaker": speaker_folds}
+
+
+def write_numbered_folds(dd: DataDir, out_root: Path, scheme: str, folds: dict) -> dict:
+    """Like ser.data.folds.write_folds, but keeps the given fold numbers (EmoBox's, actor numbers)."""
+    root = out_root / scheme
+    shutil.rmtree(root, ignore_errors=True)  # no stale folds from an earlier run
+    sizes = {}
+    for k, fold in sorted(folds.items()):
+        splits = split_utts(dd, fold)
+        check_speaker_independent(splits, dd.utt2spk, f"{scheme} fold{k}")
+        for name, utts in splits.items():
+            dd.subset(utts).write(root / f"fold{k}" / name)
+        sizes[k] = {n: len(u) for n, u in splits.items()}
+        log.info("%s fold%d: test %s, valid %s, sizes %s", scheme, k, ",".join(fold.test_spks),
+                 ",".join(fold.valid_spks), sizes[k])
+    if not sizes:
+        raise SerError(f"scheme {scheme}: no fold could be made from the actors in the corpus")
+    return sizes
+
+
+def parse_schemes(spec: str) -> list:
+    schemes = [s.strip() for s in spec.split(",") if s.strip()]
+    bad = [s for s in schemes if s not in SCHEMES]
+    if bad or not schemes:
+        raise SerError(f"--schemes '{spec}': unknown {bad} (known: {', '.join(SCHEMES)})")
+    return schemes
+
+
+# ---- main ----------------------------------------------------------------------------------------------
+
+def prepare(corpus, out, schemes="emobox,speaker", seed: int = 0) -> dict:
+    """Writes <out>/all, <out>/folds/<scheme> and <out>/local/ignored_files.txt.
+
+    Returns {'dd': DataDir, 'ignored': [(path, reason)], 'sizes': {scheme: {fold: {split: n}}}}.
+    """
+    if not str(corpus).strip():
+        raise SerError("RAVDESS corpus path is empty: set RAVDESS in db.sh or the environment")
+    corpus = Path(corpus).absolute()
+    out = Path(out)
+    scheme_list = parse_schemes(schemes)
+    utts, ignored = scan_corpus(corpus)
+    write_text_atomic(out / "local" / "ignored_files.txt", "".join(f"{p}\t{why}\n" for p, why in ignored))
+    for p, why in ignored:
+        log.warning("ignored %s: %s", p, why)
+    dd = build_datadir(utts)
+    dd.write(out / "all")
+    actors = sorted({u.actor for u in utts})
+    sizes = {s: write_numbered_folds(dd, out / "folds", s, FOLD_MAKERS[s](actors, seed)) for s in scheme_list}
+    report(dd, actors, ignored, sizes, out)
+    return {"dd": dd, "ignored": ignored, "sizes": sizes}
+
+
+def report(dd: DataDir, actors: list, ignored: list, sizes: dict, out: Path) -> None:
+    counts = Counter(dd.get("utt2emo").values())
+    print(f"RAVDESS: {len(dd)} utterances of {len(actors)} actors -> {out}/all")
+    print("  per class: " + ", ".join(f"{c} {counts.get(c, 0)}" for c in CLASSES))
+    if ignored:
+        print(f"  {len(ignored)} files NOT taken (name breaks the RAVDESS scheme): see {out}/local/ignored_files.txt")
+    missing = sorted({f"{a:02d}" for a in range(1, 25)} - set(actors))
+    if missing:
+        print(f"  partial corpus: actors {' '.join(missing)} are absent")
+    if "emobox" in sizes:
+        print("  emobox folds, test sizes: " + " ".join(f"fold{k}={s['test']}" for k, s in sizes["emobox"].items()))
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description="RAVDESS speech release -> Kaldi data dirs and speaker-independent folds")
+    parser.add_argument("--corpus", required=True, help="folder holding Actor_01..Actor_24")
+    parser.add_argument("--out", default="data", help="output root (default: data)")
+    parser.add_argument("--schemes", default="emobox,speaker", help="fold schemes: emobox, speaker (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="draws the emobox valid actors (default: 0)")
+    args = parser.parse_args(argv)
+    prepare(args.corpus, args.out, args.schemes, args.seed)
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,1 @@
+"""Training-time data augmentation applied to batches inside a model's forward (train mode only)."""

@@ -1,0 +1,1 @@
+"""Clustering of frame features: multi-scale k-means pseudo-labels (GMP-ATL stage 3, HuBERT-style targets)."""

@@ -1,0 +1,230 @@
+"""GMP-ATL (Pan et al., Interspeech 2024): gender-augmented multi-scale pseudo-label adaptive transfer
+learning with HuBERT, as three models trained one after another.
+
+  GmpPhase1  upstream -> BiLSTM -> mean pooling -> LinearP -> emotion and gender heads;
+             loss alpha * CE_emo + (1 - alpha) * CE_gender (paper eq. 1, alpha 0.9).
+  GmpPhase2  the phase-1 upstream retrained HuBERT-style: spans of its transformer input are masked
+             and one LinearP head per k-means scale predicts each masked frame's pseudo-label
+             (CE summed over scales). Selected on validation loss (`predict` returns "loss").
+  GmpPhase3  the phase-2 upstream fine-tuned for utterance emotion: same downstream as phase 1
+             (BiLSTM -> mean pooling -> LinearP) with an AM-softmax head (paper eq. 2, m 0.2, s 30).
+
+"LinearP" is the paper's linear projection module: Linear -> ReLU -> Linear. Where the paper is
+silent the defaults here are this project's choices; egs/iemocap/gmp_atl/README.md lists them.
+Every phase takes `init_from` (a previous phase's model.best.pt) and copies the parts named in
+`init_parts` (default: the upstream only; heads of a previous phase solve another task).
+"""
+
+import zlib
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ser.features.upstream import Upstream, select_layer
+from ser.features.upstream_masking import MaskableUpstream, prepare_for_finetuning
+from ser.losses.margin import make_margin_head
+from ser.nn.bilstm import BiLSTM
+from ser.nn.layer_sum import WeightedLayerSum
+from ser.nn.masking import span_mask
+from ser.nn.pooling import lengths_to_mask, masked_mean
+from ser.nn.projection import LinearProjection
+from ser.utils import SerError, get_logger
+
+log = get_logger("gmp_atl")
+
+# Parameters a phase may add that the previous phase never had (transformers HuBERT models without
+# masking in their config have no mask embedding until phase 2 creates one); never required.
+OPTIONAL_KEYS = ("masked_spec_embed",)
+
+
+def make_upstream(name: str, path, trainable: bool, freeze_cnn: bool) -> Upstream:
+    up = Upstream(name, path, trainable=trainable)
+    if trainable:
+        prepare_for_finetuning(up, freeze_cnn=freeze_cnn)
+    return up
+
+
+def load_parts(model: nn.Module, ckpt_path, parts) -> None:
+    """Copies the weights of the sub-modules `parts` (e.g. ["upstream"]) from a saved state dict;
+    every weight of those parts must be there with the same shape."""
+    path = Path(ckpt_path)
+    if not path.is_file():
+        raise SerError(f"init_from: {path} not found; train the previous phase first")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    own = model.state_dict()
+    wanted = {k: v for k, v in own.items() if k.split(".", 1)[0] in parts}
+    for part in parts:
+        if not any(k.split(".", 1)[0] == part for k in own):
+            raise SerError(f"init_parts: this model has no part '{part}' "
+                           f"(parts: {sorted({k.split('.', 1)[0] for k in own})})")
+    missing = [k for k in wanted if k not in state and not k.endswith(OPTIONAL_KEYS)]
+    if missing:
+        raise SerError(f"{path} lacks {len(missing)} weights of {list(parts)} (e.g. {missing[:3]}): was it "
+                       "trained with the same upstream and sizes?")
+    shapes = [k for k in wanted if k in state and state[k].shape != own[k].shape]
+    if shapes:
+        raise SerError(f"{path}: weights of other shapes than this model's, e.g. {shapes[0]} "
+                       f"{tuple(state[shapes[0]].shape)} vs {tuple(own[shapes[0]].shape)}")
+    model.load_state_dict({k: state[k] for k in wanted if k in state}, strict=False)
+    log.info("initialised %s from %s", "+".join(parts), path)
+
+
+class PooledEncoder(nn.Module):
+    """Upstream hidden states -> one layer (or a learned mix) -> optional BiLSTM -> mean pooling
+    over real frames -> LinearP: (B, proj_dim) per utterance."""
+
+    def __init__(self, num_layers: int, dim: int, input_layer, bilstm: bool, lstm_hidden: int, lstm_layers: int,
+                 proj_hidden: int, proj_dim: int, dropout: float):
+        super().__init__()
+        if input_layer == "all":
+            self.layer_sum = WeightedLayerSum(num_layers)
+            self.layer = None
+        elif isinstance(input_layer, int):
+            self.layer_sum = None
+            self.layer = select_layer(input_layer, num_layers)
+        else:
+            raise SerError(f"input_layer must be a layer index or 'all', got {input_layer!r}")
+        self.lstm = BiLSTM(dim, lstm_hidden, lstm_layers, dropout) if bilstm else None
+        self.proj = LinearProjection(self.lstm.out_dim if bilstm else dim, proj_hidden, proj_dim, dropout)
+
+    def forward(self, hs, lens):
+        x = self.layer_sum(hs) if self.layer_sum is not None else hs[self.layer]
+        if self.lstm is not None:
+            x = self.lstm(x, lens)
+        return self.proj(masked_mean(x, lens))
+
+
+class GmpPhase1(nn.Module):
+    def __init__(self, info: dict, upstream: str = "hubert", upstream_path: str | None = None,
+                 finetune_upstream: bool = True, freeze_cnn: bool = True, input_layer=-1,
+                 lstm_hidden: int = 256, lstm_layers: int = 1, proj_hidden: int = 256, proj_dim: int = 256,
+                 dropout: float = 0.1, alpha: float = 0.9, num_genders: int = 2):
+        super().__init__()
+        if not 0.0 <= alpha <= 1.0:
+            raise SerError(f"alpha must be in [0, 1], got {alpha}")
+        self.alpha = alpha
+        self.upstream = make_upstream(upstream, upstream_path, finetune_upstream, freeze_cnn)
+        self.encoder = PooledEncoder(self.upstream.num_layers, self.upstream.hidden_size, input_layer, True,
+                                     lstm_hidden, lstm_layers, proj_hidden, proj_dim, dropout)
+        self.emo_head = nn.Linear(proj_dim, info["num_classes"])
+        self.gender_head = nn.Linear(proj_dim, num_genders)
+
+    def embed(self, batch):
+        hs, lens = self.upstream(batch["wav"], batch["wav_lens"])
+        return self.encoder(hs, lens)
+
+    def forward(self, batch):
+        z = self.embed(batch)
+        ce_emo = F.cross_entropy(self.emo_head(z), batch["emo"])
+        gender = batch.get("gender")
+        if gender is not None and bool((gender >= 0).any()):
+            ce_gender = F.cross_entropy(self.gender_head(z), gender, ignore_index=-1)
+        else:  # no known gender in this batch: the emotion term alone
+            ce_gender = z.sum() * 0.0
+        loss = self.alpha * ce_emo + (1.0 - self.alpha) * ce_gender
+        return {"loss": loss, "logs": {"ce_emo": ce_emo.item(), "ce_gender": ce_gender.item()}}
+
+    def predict(self, batch):
+        return {"emo_logits": self.emo_head(self.embed(batch))}
+
+
+class GmpPhase2(nn.Module):
+    def __init__(self, info: dict, upstream: str = "hubert", upstream_path: str | None = None,
+                 init_from: str | None = None, init_parts=("upstream",), scales=(64, 512, 4096),
+                 label_prefix: str = "km", pred_layer: int = -1, proj_hidden: int = 256,
+                 mask_prob: float = 0.08, mask_length: int = 10, min_masks: int = 2,
+                 unmasked_weight: float = 0.0, freeze_cnn: bool = True, valid_mask_seed: int = 0):
+        super().__init__()
+        self.targets = {int(k): f"{label_prefix}{int(k)}" for k in scales}
+        missing = [n for n in self.targets.values() if n not in info.get("feats", {})]
+        if missing:
+            raise SerError(f"gmp_atl_phase2 needs the pseudo-label stores {missing} in data.feats "
+                           "(e.g. --feat km64=.../labels_k64.scp)")
+        for k, name in self.targets.items():
+            stored_k = info["feats"][name].get("k")  # ser.bin.kmeans records its codebook size
+            if stored_k is not None and int(stored_k) != k:
+                raise SerError(f"feature '{name}' holds labels of a k = {stored_k} codebook, not {k}")
+        self.mask_prob, self.mask_length, self.min_masks = mask_prob, mask_length, min_masks
+        self.unmasked_weight = unmasked_weight
+        self.valid_mask_seed = valid_mask_seed
+        self.upstream = make_upstream(upstream, upstream_path, True, freeze_cnn)
+        self.masker = MaskableUpstream(self.upstream)
+        self.pred_layer = select_layer(pred_layer, self.upstream.num_layers)
+        dim = self.upstream.hidden_size
+        self.heads = nn.ModuleDict({str(k): LinearProjection(dim, proj_hidden, k) for k in self.targets})
+        if init_from:
+            load_parts(self, init_from, list(init_parts))
+
+    def _objective(self, batch, generator=None):
+        def make_mask(conv_lens, t):
+            return span_mask(conv_lens, t, self.mask_prob, self.mask_length, self.min_masks, generator)
+
+        hs, _, conv_lens, mask = self.masker.masked_forward(batch["wav"], batch["wav_lens"], make_mask)
+        t = mask.shape[1]
+        x = hs[self.pred_layer][:, :t]
+        usable = conv_lens
+        for k, name in self.targets.items():
+            lab_lens = batch[f"{name}_lens"].to(conv_lens.device)
+            short = (lab_lens < conv_lens).nonzero().flatten().tolist()
+            if short:
+                i = short[0]
+                raise SerError(f"pseudo-labels '{name}' of {batch['utt'][i]} have {int(lab_lens[i])} frames but "
+                               f"the upstream gives {int(conv_lens[i])}: were they made from another upstream?")
+            usable = torch.minimum(usable, lab_lens)
+        real = lengths_to_mask(usable, t)
+        sel_masked, sel_unmasked = real & mask, real & ~mask
+        loss = x.sum() * 0.0
+        logs = {"masked_frac": float(sel_masked.sum()) / max(int(real.sum()), 1)}
+        for k, name in self.targets.items():
+            labels = batch[name][:, :t].to(torch.long)
+            head = self.heads[str(k)]
+            if sel_masked.any():
+                logits = head(x[sel_masked])
+                ce = F.cross_entropy(logits, labels[sel_masked])
+                loss = loss + ce
+                logs[f"ce_k{k}"] = ce.item()
+                logs[f"acc_k{k}"] = float((logits.argmax(-1) == labels[sel_masked]).float().mean())
+            if self.unmasked_weight > 0 and sel_unmasked.any():
+                loss = loss + self.unmasked_weight * F.cross_entropy(head(x[sel_unmasked]), labels[sel_unmasked])
+        return loss, logs
+
+    def forward(self, batch):
+        loss, logs = self._objective(batch)
+        return {"loss": loss, "logs": logs}
+
+    def predict(self, batch):
+        # The same utterances get the same masks every epoch, so validation losses compare.
+        gen = torch.Generator().manual_seed(self.valid_mask_seed + zlib.crc32(" ".join(batch["utt"]).encode()))
+        loss, _ = self._objective(batch, gen)
+        return {"loss": loss}
+
+
+class GmpPhase3(nn.Module):
+    def __init__(self, info: dict, upstream: str = "hubert", upstream_path: str | None = None,
+                 init_from: str | None = None, init_parts=("upstream",), finetune_upstream: bool = True,
+                 freeze_cnn: bool = True, input_layer=-1, bilstm: bool = True, lstm_hidden: int = 256,
+                 lstm_layers: int = 1, proj_hidden: int = 256, proj_dim: int = 256, dropout: float = 0.1,
+                 loss: str = "am", margin: float = 0.2, scale: float = 30.0):
+        super().__init__()
+        self.upstream = make_upstream(upstream, upstream_path, finetune_upstream, freeze_cnn)
+        self.encoder = PooledEncoder(self.upstream.num_layers, self.upstream.hidden_size, input_layer, bilstm,
+                                     lstm_hidden, lstm_layers, proj_hidden, proj_dim, dropout)
+        try:
+            self.head = make_margin_head(loss, proj_dim, info["num_classes"], margin, scale)
+        except ValueError as e:
+            raise SerError(f"gmp_atl_phase3: {e}") from e
+        if init_from:
+            load_parts(self, init_from, list(init_parts))
+
+    def embed(self, batch):
+        hs, lens = self.upstream(batch["wav"], batch["wav_lens"])
+        return self.encoder(hs, lens)
+
+    def forward(self, batch):
+        loss = self.head.loss(self.embed(batch), batch["emo"])
+        return {"loss": loss}
+
+    def predict(self, batch):
+        return {"emo_logits": self.head(self.embed(batch))}

@@ -1,0 +1,53 @@
+"""egs/ravdess/ecapa_mtl end to end on a tiny subset of the real corpus: prep, log-mel dump, training
+of the emotion + gender model on one EmoBox fold, inference, scoring, and resume."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import copy_recipe, run_recipe
+
+REPO = Path(__file__).resolve().parents[3]
+SHARED = REPO.parent / "shared" / "data" / "ravdess16k"
+# Fold 1 tests actor 01; 02, 06, 13, 15 are EmoBox always-train actors (valid draws one m, one f).
+ACTORS = ("01", "02", "04", "06", "13", "15")
+
+pytestmark = pytest.mark.skipif(not SHARED.is_dir(), reason=f"the shared RAVDESS copy {SHARED} is absent")
+
+
+def _subset(dest: Path) -> Path:
+    """Links to one utterance per emotion (normal intensity, statement 1, repetition 1) per actor."""
+    for a in ACTORS:
+        (dest / f"Actor_{a}").mkdir(parents=True)
+        for e in range(1, 9):
+            name = f"03-01-{e:02d}-01-01-01-{a}.flac"
+            (dest / f"Actor_{a}" / name).symlink_to(SHARED / f"Actor_{a}" / name)
+    return dest
+
+
+def test_ecapa_mtl_recipe_runs_on_a_subset(tmp_path):
+    corpus = _subset(tmp_path / "ravdess_subset")
+    recipe = copy_recipe(REPO, "egs/ravdess/ecapa_mtl", tmp_path / "recipe")
+    env = {"RAVDESS": str(corpus)}
+    run_recipe(recipe, "--train_config", "conf/tiny/train.yaml", "--folds", "1", env=env)
+
+    assert (recipe / "dump/fbank/feats.scp").is_file()
+    fold = recipe / "exp/ecapa_mtl/fold1"
+    history = json.loads((fold / "history.json").read_text())
+    assert len(history) == 2 and "gender_loss" in history[0]["train"]
+    test_utts = [line.split()[0] for line in (recipe / "data/folds/emobox/fold1/test/utt2spk").read_text().splitlines()]
+    assert test_utts and all(u.startswith("Actor_01_") for u in test_utts)
+    preds = dict(line.split() for line in (fold / "infer_test/utt2emo_pred").read_text().splitlines())
+    assert sorted(preds) == sorted(test_utts)
+    assert set(preds.values()) <= {"neu", "cal", "hap", "sad", "ang", "fea", "dis", "sur"}
+    scores = json.loads((fold / "infer_test/scores.json").read_text())
+    assert 0.0 <= scores["ua"] <= 1.0
+    results = (recipe / "exp/ecapa_mtl/RESULTS.md").read_text()
+    assert "| system | folds | UA | WA | macro-F1 |" in results and "| ecapa_mtl | 1 |" in results
+
+    # A second run resumes: every stage finds its outputs complete and the model is not retrained.
+    before = (fold / "model.best.pt").stat().st_mtime_ns
+    proc = run_recipe(recipe, "--train_config", "conf/tiny/train.yaml", "--folds", "1", env=env)
+    assert "already prepared" in proc.stderr and "complete; skipping" in proc.stdout
+    assert (fold / "model.best.pt").stat().st_mtime_ns == before
