@@ -1,6 +1,6 @@
 """Frozen upstream: training from dumped features against running the upstream every epoch.
 
-  python bench/cached_vs_online.py [--ravdess ../shared/data/ravdess16k] [--files-per-actor 4] [--epochs 2]
+  python bench/cached_vs_online.py [--ravdess ../shared/data/ravdess16k] [--files-per-actor 2] [--epochs 2]
 
 Model: the SUPERB baseline head (ser.models.baseline: weighted sum of the 13 hidden states,
 projection, mean pooling, linear classifier over RAVDESS's 8 emotions) on a HuBERT-base-shaped
@@ -105,7 +105,7 @@ def train(mode, data_train, data_valid, feats_scp, upstream_path, epochs, seed, 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ravdess", default=str(DEFAULT_RAVDESS))
-    ap.add_argument("--files-per-actor", type=int, default=4, help="seeded subset per actor (0: all 60)")
+    ap.add_argument("--files-per-actor", type=int, default=2, help="seeded subset per actor (0: all 60)")
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--threads", type=int, default=2)

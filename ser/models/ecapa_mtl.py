@@ -50,6 +50,34 @@ def trim_silence(x, lens, below_peak: float, margin: int):
     return out, new_lens
 
 
+class FreqConvStem(nn.Module):
+    """2-D convolutions over (frequency, time) before the TDNN, as in ECAPA-CNN-TDNN (Thienpondt et
+    al. 2021): a pitch or formant shift moves a pattern along the mel axis, which a 2-D kernel
+    follows and a TDNN (mel bins as channels) does not. (B, F, T) -> (B, channels * ceil(F/4), T').
+    Time is strided by `time_stride` in the first layer, frequency by 2 in the first and last."""
+
+    def __init__(self, n_mels: int, channels: int, time_stride: int):
+        super().__init__()
+        self.time_stride = time_stride
+        self.conv_in = nn.Conv2d(1, channels, 3, stride=(2, time_stride), padding=1)
+        self.bn_in = nn.BatchNorm2d(channels)
+        self.res1, self.res_bn1 = nn.Conv2d(channels, channels, 3, padding=1), nn.BatchNorm2d(channels)
+        self.res2, self.res_bn2 = nn.Conv2d(channels, channels, 3, padding=1), nn.BatchNorm2d(channels)
+        self.conv_out = nn.Conv2d(channels, channels, 3, stride=(2, 1), padding=1)
+        self.bn_out = nn.BatchNorm2d(channels)
+        self.out_dim = channels * (((n_mels + 1) // 2 + 1) // 2)
+
+    def forward(self, x, frames):
+        frames = torch.div(frames - 1, self.time_stride, rounding_mode="floor") + 1
+        x = self.bn_in(torch.relu(self.conv_in(x.unsqueeze(1))))
+        mask = lengths_to_mask(frames, x.shape[-1])[:, None, None, :].to(x.dtype)
+        x = x * mask
+        y = self.res_bn1(torch.relu(self.res1(x))) * mask
+        x = torch.relu(x + self.res_bn2(self.res2(y))) * mask
+        x = self.bn_out(torch.relu(self.conv_out(x))) * mask
+        return x.flatten(1, 2), frames
+
+
 class SEBlock(nn.Module):
     def __init__(self, channels: int, bottleneck: int = 64):
         super().__init__()
@@ -119,7 +147,7 @@ class AttentiveStatsPool(nn.Module):
 class EcapaMTL(nn.Module):
     def __init__(self, info: dict, feat: str = "fbank", channels: int = 128, blocks: int = 3, res2_scale: int = 4,
                  mfa_dim: int = 384, emb_dim: int = 128, stem_stride: int = 3, norm: str = "utt",
-                 trim_below_peak: float = 8.0, trim_margin: int = 10,
+                 trim_below_peak: float = 8.0, trim_margin: int = 10, cnn_channels: int = 0,
                  dropout: float = 0.3, gender_weight: float = 0.3, label_smoothing: float = 0.0,
                  speed_factors=(0.9, 1.0, 1.1), spec_freq_masks: int = 2, spec_freq_width: int = 10,
                  spec_time_masks: int = 2, spec_time_width: int = 40, mixup_alpha: float = 0.2):
@@ -143,8 +171,11 @@ class EcapaMTL(nn.Module):
                 n_time_masks=spec_time_masks, time_mask_param=spec_time_width, n_freq_masks=spec_freq_masks,
                 freq_mask_param=spec_freq_width, iid_masks=True, zero_masking=True)
         self.input_bn = nn.BatchNorm1d(n_mels) if norm == "batch" else None
-        self.stride = stem_stride
-        self.stem = nn.Sequential(nn.Conv1d(n_mels, channels, 5, stride=stem_stride, padding=2), nn.ReLU(),
+        # With the 2-D stem (cnn_channels > 0) the time stride happens there, else in the Conv1d stem.
+        self.cnn = FreqConvStem(n_mels, cnn_channels, stem_stride) if cnn_channels > 0 else None
+        self.stride = 1 if self.cnn is not None else stem_stride
+        stem_in = self.cnn.out_dim if self.cnn is not None else n_mels
+        self.stem = nn.Sequential(nn.Conv1d(stem_in, channels, 5, stride=self.stride, padding=2), nn.ReLU(),
                                   nn.BatchNorm1d(channels))
         self.blocks = nn.ModuleList(SERes2Block(channels, 3, d, res2_scale) for d in range(2, 2 + blocks))
         self.mfa = ConvBNReLU(channels * blocks, mfa_dim)
@@ -172,6 +203,8 @@ class EcapaMTL(nn.Module):
         return x, frames
 
     def encode(self, x, frames):
+        if self.cnn is not None:
+            x, frames = self.cnn(x, frames)
         x = self.stem(x)
         frames = torch.div(frames - 1, self.stride, rounding_mode="floor") + 1
         mask = lengths_to_mask(frames, x.shape[-1]).unsqueeze(1).to(x.dtype)

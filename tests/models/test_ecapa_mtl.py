@@ -33,6 +33,14 @@ def test_forward_trains_both_tasks_and_predict_gives_logits():
     assert pred["emo_logits"].shape == (4, 8) and torch.isfinite(pred["loss"])
 
 
+def test_the_2d_stem_strides_time_and_frequency():
+    model = build_model({**SMALL, "cnn_channels": 4, "stem_stride": 3}, INFO)
+    x = torch.randn(2, 40, 61)
+    y, frames = model.cnn(x, torch.tensor([61, 31]))
+    assert y.shape == (2, 4 * 10, 21) and frames.tolist() == [21, 11]
+    assert model.stride == 1  # the Conv1d stem no longer strides
+
+
 def test_gender_weight_zero_drops_the_gender_task():
     model = build_model({**SMALL, "gender_weight": 0.0}, INFO)
     assert model.gender_head is None
@@ -54,10 +62,10 @@ def test_augmentation_only_in_training_mode():
     assert torch.equal(e1, e2) and torch.equal(g1, batch["fbank_lens"])
 
 
-@pytest.mark.parametrize("norm", ["utt", "utt_mean", "batch"])
-def test_prediction_does_not_depend_on_the_rest_of_the_batch(norm):
+@pytest.mark.parametrize("norm,cnn", [("utt", 0), ("utt_mean", 0), ("batch", 0), ("batch", 4)])
+def test_prediction_does_not_depend_on_the_rest_of_the_batch(norm, cnn):
     torch.manual_seed(0)
-    model = build_model({**SMALL, "norm": norm}, INFO)
+    model = build_model({**SMALL, "norm": norm, "cnn_channels": cnn}, INFO)
     model.train()
     for _ in range(2):  # moves the BatchNorm running statistics away from their initial values
         model(_batch(seed=1))["loss"].backward()
