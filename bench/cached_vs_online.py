@@ -67,7 +67,8 @@ def loader(dataset, lengths, batch_size, shuffle, seed):
 
 def train(mode, data_train, data_valid, feats_scp, upstream_path, epochs, seed, batch_size):
     torch.manual_seed(seed)
-    info = {"num_classes": len(CLASSES), "feats": {"ssl": {"num_layers": 13, "dim": 768}}}
+    frames = FeatReader(feats_scp)
+    info = {"num_classes": len(CLASSES), "feats": {"ssl": frames.meta}}  # num_layers x dim of the dump
     model = SuperbBaseline(info)
     opt = torch.optim.Adam(model.parameters(), 1e-3)
     if mode == "cached":
@@ -78,7 +79,6 @@ def train(mode, data_train, data_valid, feats_scp, upstream_path, epochs, seed, 
         make = lambda d: UttDataset(d, CLASSES, use_wav=True)  # noqa: E731
         prep = OnlineFeatures(upstream_path)
     # identical batches in both modes: bucket by the (known) frame counts of the dump
-    frames = FeatReader(feats_scp)
     train_set, valid_set = make(data_train), make(data_valid)
     train_loader, sampler = loader(train_set, [frames.num_frames(u) for u in train_set.utts], batch_size, True, seed)
     valid_loader, _ = loader(valid_set, [frames.num_frames(u) for u in valid_set.utts], batch_size, False, seed)
@@ -105,6 +105,9 @@ def train(mode, data_train, data_valid, feats_scp, upstream_path, epochs, seed, 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ravdess", default=str(DEFAULT_RAVDESS))
+    ap.add_argument("--upstream-path", default=None,
+                    help="transformers HuBERT folder for hf_hubert_custom (default: a random HubertConfig() model, "
+                    "saved once in bench/out/hubert_base_random)")
     ap.add_argument("--files-per-actor", type=int, default=2, help="seeded subset per actor (0: all 60)")
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=8)
@@ -125,7 +128,7 @@ def main():
     print(f"# cached vs online upstream\n\n{info}\ncommand: python {' '.join(sys.argv)}\n"
           f"RAVDESS subset: {len(train_utts)} train + {len(valid_utts)} valid files, {hours * 60:.1f} min of audio; "
           f"torch threads {args.threads}\n", flush=True)
-    upstream = hubert_base_random()
+    upstream = args.upstream_path or hubert_base_random()
     dump = work / "dump"
     (dump / "log").mkdir(parents=True)
     t = time.perf_counter()

@@ -58,6 +58,9 @@ def float16_bytes(out: Path) -> int:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ravdess", default=str(DEFAULT_RAVDESS))
+    ap.add_argument("--upstream-path", default=None,
+                    help="transformers HuBERT folder for hf_hubert_custom (default: a random HubertConfig() model, "
+                    "saved once in bench/out/hubert_base_random)")
     ap.add_argument("--files-per-actor", type=int, default=4, help="seeded subset per actor (0: all 60)")
     ap.add_argument("--kinds", default="fbank,mfcc,stf,hubert")
     ap.add_argument("--nj", default="1,2")
@@ -73,7 +76,7 @@ def main():
     print("| features | dims/frame | nj | wall s | RTF (wall) | CPU s | CPU s per audio s | ark MB/h float32 | ark MB/h float16 |")
     print("|---|---|---|---|---|---|---|---|---|", flush=True)
     results = {"machine": info, "utts": n_utts, "hours": hours, "rows": []}
-    hubert = str(hubert_base_random()) if "hubert" in args.kinds else None
+    hubert = args.upstream_path or (str(hubert_base_random()) if "hubert" in args.kinds else None)
     for kind in args.kinds.split(","):
         for nj in [int(n) for n in args.nj.split(",")]:
             out = work / f"{kind}_nj{nj}"

@@ -82,12 +82,12 @@ def ref_b(x16, k, seed):
     return km.centroids, fit, lab
 
 
-def ours(backend):
+def ours(backend, **kwargs):
     def run(x16, k, seed):
         from ser.cluster.kmeans import KMeans
 
         with Timer() as fit:
-            km = KMeans(k, backend=backend, seed=seed, verbose=False).fit(x16)
+            km = KMeans(k, backend=backend, seed=seed, verbose=False, **kwargs).fit(x16)
         with Timer() as lab:
             km.predict(x16)
         return km.centroids, fit, lab
@@ -102,6 +102,9 @@ def section_inmem(args, results):
     methods = [("ref (a) sklearn MiniBatchKMeans", "a", ref_a), ("ref (b) faiss.Kmeans", "b", ref_b),
                ("ours, faiss backend", "ours_faiss", ours("faiss")), ("ours, torch backend", "ours_torch", ours("torch"))]
     methods = [m for m in methods if m[1] in args.methods]
+    for v in filter(None, args.variants.split(";")):  # e.g. "niter=10,schedule=full"
+        kwargs = {key: (val if val.isalpha() else int(val)) for key, val in (kv.split("=") for kv in v.split(","))}
+        methods.append((f"ours, faiss backend, {v}", f"ours_faiss_{v}", ours("faiss", **kwargs)))
     print("| K | method | fit s (CPU s) | label s (CPU s) | inertia/frame | fit speed-up vs (a), wall (CPU) | "
           "vs (b) | inertia vs (a) | vs (b) |")
     print("|---|---|---|---|---|---|---|---|---|", flush=True)
@@ -186,6 +189,8 @@ def main():
                     help="small sizes (N 20k, K 16,128; stage 3 on 50k frames, K 16,128,1024), about 2 minutes")
     ap.add_argument("--sections", default="inmem,stage3")
     ap.add_argument("--methods", default="a,b,ours_faiss,ours_torch")
+    ap.add_argument("--variants", default="", help="extra runs of ours (faiss backend) with other KMeans settings, "
+                    "e.g. 'niter=10;niter=6' (';' between runs, ',' between settings)")
     ap.add_argument("--ref-a-max-k", type=int, default=512)
     ap.add_argument("--stage3-n", type=int, default=1_300_000)
     ap.add_argument("--stage3-ks", default="64,512,4096")

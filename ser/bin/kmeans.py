@@ -64,7 +64,9 @@ def main():
     ap.add_argument("--max-fit-frames", type=int, default=None,
                     help="frames sampled for fitting, shared by all scales (default: 256 x the largest K, "
                     "at least 1048576, or all the fit frames if fewer)")
-    ap.add_argument("--niter", type=int, default=20)
+    ap.add_argument("--niter", type=int, default=20, help="most Lloyd's iterations per scale")
+    ap.add_argument("--tol", type=float, default=5e-4,
+                    help="stop the warm-up once an iteration gains less than this (relative); 0: run all")
     ap.add_argument("--schedule", default="progressive", choices=["progressive", "full"])
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="auto")
@@ -101,7 +103,8 @@ def main():
     max_fit_frames = args.max_fit_frames or default_max_fit_frames(ks)
     fit_record = {"feats": str(Path(args.feats).resolve()), "layer": args.layer, "fit_dir": str(args.fit_dir),
                   "num_fit_utts": len(fit_utts), "fit_speakers": speakers, "max_fit_frames": max_fit_frames,
-                  "seed": args.seed, "backend": args.backend, "niter": args.niter, "schedule": args.schedule}
+                  "seed": args.seed, "backend": args.backend, "niter": args.niter, "tol": args.tol,
+                  "schedule": args.schedule}
     log.info("fitting on %d utterances of %d speakers from %s: %s", len(fit_utts), len(speakers), args.fit_dir,
              " ".join(speakers))
     log.info("labelling %d utterances; outputs go to %s", len(label_utts), out)
@@ -127,7 +130,8 @@ def main():
     models = {}
     if to_fit:
         fitted = fit_multiscale(reader, fit_utts, to_fit, max_fit_frames=max_fit_frames, backend=args.backend,
-                                seed=args.seed, niter=args.niter, schedule=args.schedule, device=args.device)
+                                seed=args.seed, niter=args.niter, tol=args.tol, schedule=args.schedule,
+                                device=args.device)
         for km in fitted:
             km.save(out / f"km_k{km.k}.npz")
             log.info("K=%d: saved %s", km.k, out / f"km_k{km.k}.npz")

@@ -49,16 +49,28 @@ class FaissBackend:
             out_l[a:a + step], out_d[a:a + step] = i[:, 0], np.maximum(d[:, 0], 0.0)
         return out_l, out_d
 
-    def warmup(self, x: np.ndarray, k: int, niter: int, seed: int, init: str) -> np.ndarray:
-        """faiss's own Lloyd's on all of `x`, from k-means++ or faiss's random init (both from `seed`)."""
+    def warmup(self, x: np.ndarray, k: int, niter: int, seed: int, init: str, tol: float = 0.0):
+        """faiss's own Lloyd's on all of `x`, from k-means++ or faiss's random init (both from `seed`),
+        one iteration per call so that it can stop once converged. Returns (centroids, objectives)."""
         x = np.ascontiguousarray(x, dtype=np.float32)
-        start = init_centroids(x, k, seed, init, self.device)
-        # max_points_per_centroid: faiss would otherwise subsample to 256 K points without saying so;
-        # the caller already chose exactly which frames to fit on.
-        km = self.faiss.Kmeans(x.shape[1], k, niter=niter, seed=seed, spherical=False, verbose=False,
-                               max_points_per_centroid=len(x) // k + 1, min_points_per_centroid=1)
-        km.train(x, init_centroids=start)
-        return np.array(km.centroids, dtype=np.float32)
+        c = init_centroids(x, k, seed, init, self.device)
+        objectives = []
+        for i in range(niter):
+            # max_points_per_centroid: faiss would otherwise subsample to 256 K points without saying
+            # so; the caller already chose exactly which frames to fit on.
+            km = self.faiss.Kmeans(x.shape[1], k, niter=1, seed=seed + i, spherical=False, verbose=False,
+                                   max_points_per_centroid=len(x) // k + 1, min_points_per_centroid=1)
+            km.train(x, init_centroids=c)
+            c = np.array(km.centroids, dtype=np.float32)
+            objectives.append(float(km.obj[-1]) / len(x))  # of the centroids this iteration started from
+            if converged(objectives, tol):
+                break
+        return c, objectives
+
+
+def converged(objectives, tol: float) -> bool:
+    """The last iteration lowered the mean squared distance by less than `tol` (relative)."""
+    return tol > 0 and len(objectives) >= 2 and objectives[-2] - objectives[-1] < tol * objectives[-2]
 
 
 class TorchBackend:
@@ -93,20 +105,25 @@ class TorchBackend:
         return labels.cpu().numpy(), d2.cpu().numpy()
 
     @torch.no_grad()
-    def warmup(self, x: np.ndarray, k: int, niter: int, seed: int, init: str) -> np.ndarray:
+    def warmup(self, x: np.ndarray, k: int, niter: int, seed: int, init: str, tol: float = 0.0):
+        """Lloyd's on all of `x`, stopping once converged; returns (centroids, objectives)."""
         gen = torch.Generator().manual_seed(seed)
         xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
         c = init_centroids(x, k, seed, init, self.device)
         c = torch.from_numpy(c).to(self.device) if c is not None else \
             xt[torch.randperm(len(xt), generator=gen)[:k].to(self.device)].clone()
+        objectives = []
         for _ in range(niter):
             self.set_centroids(c.cpu().numpy())
-            labels, _ = self._assign_tensor(xt)
+            labels, d2 = self._assign_tensor(xt)
+            objectives.append(float(d2.double().mean()))
             sums = torch.zeros_like(c).index_add_(0, labels, xt)
             counts = torch.bincount(labels, minlength=k)
             c = sums / counts.clamp_min(1).unsqueeze(1).to(sums.dtype)
             split_empty(c, counts.cpu(), gen)
-        return c.cpu().numpy()
+            if converged(objectives, tol):
+                break
+        return c.cpu().numpy(), objectives
 
 
 def split_empty(c: torch.Tensor, counts: torch.Tensor, gen: torch.Generator) -> None:

@@ -49,7 +49,11 @@ def default_max_fit_frames(ks) -> int:
 
 
 class KMeans:
-    """Euclidean k-means with a seeded, resumable-by-file model (`save` / `load`).
+    """Euclidean k-means with a seeded model that can be saved and loaded (`save` / `load`).
+
+    `niter` is the most iterations per scale: the warm-up stops early once an iteration lowers the
+    mean squared distance by less than `tol` (relative; 0 runs them all). With greedy k-means++
+    seeding few iterations are needed: at K = 4096 iterations 6 to 20 together gained 0.2%.
 
     `inertia(x)` is the SUM of squared distances of the rows of x to their nearest centroid
     (scikit-learn's `inertia_` convention); divide by len(x) for the per-frame mean.
@@ -58,7 +62,7 @@ class KMeans:
     def __init__(self, k: int, backend: str = "faiss", niter: int = 20, seed: int = 0, device: str = "auto",
                  schedule: str = "progressive", warmup_points_per_centroid: int = WARMUP_POINTS_PER_CENTROID,
                  max_points_per_centroid: int | None = MAX_POINTS_PER_CENTROID, init: str = "kmeans++",
-                 verbose: bool = True):
+                 tol: float = 5e-4, verbose: bool = True):
         if k < 1:
             raise SerError(f"k-means needs k >= 1, got {k}")
         if niter < 1:
@@ -74,6 +78,7 @@ class KMeans:
         self.warmup_ppc = int(warmup_points_per_centroid)
         self.max_ppc = max_points_per_centroid
         self.init = init
+        self.tol = float(tol)
         self.verbose = verbose
         self.centroids = None
         self.fit_info = {}
@@ -103,10 +108,10 @@ class KMeans:
         warm = np.empty((n0, x.shape[1]), dtype=np.float32)  # random order: k-means++ seeds from its first rows
         for a in range(0, n0, 65536):
             warm[a:a + 65536] = x[order[a:min(a + 65536, n0)]]
-        c = self._backend.warmup(warm, self.k, warm_iters, self.seed, self.init)
+        c, objectives = self._backend.warmup(warm, self.k, warm_iters, self.seed, self.init, self.tol)
         del warm
-        log.info("K=%d: warm-up (%s init, %d iterations on %d frames) took %.1f s", self.k, self.init, warm_iters,
-                 n0, time.perf_counter() - t)
+        log.info("K=%d: warm-up (%s init, %d of at most %d iterations on %d frames) took %.1f s", self.k, self.init,
+                 len(objectives), warm_iters, n0, time.perf_counter() - t)
         t = time.perf_counter()
         mean_d2 = None
         steps = progress(plan[1:], desc=f"k-means K={self.k} refine", disable=not self.verbose or len(plan) < 2)
@@ -117,6 +122,7 @@ class KMeans:
                      len(plan) - 1, plan[-1][0], time.perf_counter() - t, mean_d2)
         self.centroids = np.ascontiguousarray(c, dtype=np.float32)
         self.fit_info = {"fit_frames": int(len(x)), "plan": [[int(n), int(it)] for n, it in plan],
+                         "warmup_iterations": len(objectives), "warmup_mean_sq_dist": objectives,
                          "last_mean_sq_dist": None if mean_d2 is None else float(mean_d2)}
         self._backend.set_centroids(self.centroids)
         return self
@@ -168,7 +174,7 @@ class KMeans:
     def config(self) -> dict:
         return {"k": self.k, "backend": self.backend_name, "niter": self.niter, "seed": self.seed,
                 "schedule": self.schedule, "warmup_points_per_centroid": self.warmup_ppc,
-                "max_points_per_centroid": self.max_ppc, "init": self.init}
+                "max_points_per_centroid": self.max_ppc, "init": self.init, "tol": self.tol}
 
     def save(self, path) -> None:
         self._require_fit()

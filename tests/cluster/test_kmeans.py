@@ -62,6 +62,17 @@ def test_torch_inertia_close_to_faiss():
     assert km.inertia(x) == pytest.approx(float(d2.sum()), rel=1e-4)
 
 
+@pytest.mark.parametrize("backend", ["faiss", "torch"])
+def test_warmup_stops_once_converged(backend):
+    x, _ = blobs()
+    early = KMeans(8, backend=backend, niter=30, seed=0, verbose=False).fit(x)
+    assert 2 <= early.fit_info["warmup_iterations"] < 30  # separated blobs settle in a few iterations
+    objectives = early.fit_info["warmup_mean_sq_dist"]
+    assert all(b <= a * (1 + 1e-6) for a, b in zip(objectives, objectives[1:]))  # Lloyd's never gets worse
+    full = KMeans(8, backend=backend, niter=30, seed=0, tol=0, verbose=False).fit(x)
+    assert full.fit_info["warmup_iterations"] == 30
+
+
 def test_progressive_plan_grows_to_the_cap():
     km = KMeans(8192, backend="torch", niter=20, verbose=False)
     plan = km.plan(4_000_000)

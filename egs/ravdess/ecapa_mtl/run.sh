@@ -12,6 +12,7 @@ folds=                        # e.g. "1 3"; empty = every fold
 train_config=conf/train.yaml
 overrides=                    # config keys for this run, e.g. "model.gender_weight=0 train.seed=1"
 tag=
+fuse=                         # stage 4: exp dirs whose test posteriors are averaged, e.g. "exp/ecapa_mtl exp/ecapa_mtl_cnn32"
 . utils/parse_options.sh
 classes=neu,cal,hap,sad,ang,fea,dis,sur
 exp=exp/ecapa_mtl${tag}
@@ -36,4 +37,15 @@ if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
     --title "RAVDESS ECAPA-TDNN from scratch, emotion + gender" \
     --note "Corpus: RAVDESS speech ($RAVDESS), 8 classes. No pretrained weights. Config: $train_config ${overrides}. Folds: $scheme." \
     --command "$0 $*" "$exp"
+fi
+if [ $stage -le 4 ] && [ $stop_stage -ge 4 ] && [ -n "$fuse" ]; then
+  echo "stage 4: average of the test posteriors of $fuse -> exp/ecapa_mtl_fused"
+  . scripts/folds.sh
+  for k in $fold_ids; do
+    python -m ser.bin.fuse_posteriors --classes $classes --out-dir exp/ecapa_mtl_fused/fold$k/infer_test \
+      $(for e in $fuse; do echo "$e/fold$k/infer_test"; done)
+  done
+  scripts/score_folds.sh --scheme $scheme --folds "$folds" --classes $classes \
+    --title "RAVDESS ECAPA-TDNN from scratch, late fusion" --note "Equal-weight average of the posteriors of: $fuse." \
+    --command "$0 $*" exp/ecapa_mtl_fused
 fi

@@ -1,0 +1,39 @@
+"""ser.bin.fuse_posteriors: averaging the posteriors of several systems."""
+
+import numpy as np
+import pytest
+
+from ser.bin.fuse_posteriors import fuse
+from ser.data.datadir import read_kv, write_kv
+from ser.utils import SerError
+
+CLASSES = ["a", "b", "c"]
+
+
+def _system(d, posts):
+    d.mkdir()
+    write_kv(d / "utt2post", {u: " ".join(str(x) for x in p) for u, p in posts.items()})
+    return d
+
+
+def test_average_decides_where_the_systems_disagree(tmp_path):
+    a = _system(tmp_path / "a", {"u1": [0.6, 0.4, 0.0], "u2": [0.1, 0.2, 0.7]})
+    b = _system(tmp_path / "b", {"u1": [0.0, 0.9, 0.1], "u2": [0.2, 0.1, 0.7]})
+    fused = fuse([a, b], CLASSES, tmp_path / "out")
+    assert np.allclose(fused["u1"], [0.3, 0.65, 0.05])
+    assert read_kv(tmp_path / "out/utt2emo_pred") == {"u1": "b", "u2": "c"}
+    fuse([a, b], CLASSES, tmp_path / "out_w", weights=[5, 1])  # a outweighs b on u1
+    assert read_kv(tmp_path / "out_w/utt2emo_pred")["u1"] == "a"
+
+
+def test_mismatches_are_errors(tmp_path):
+    a = _system(tmp_path / "a", {"u1": [0.6, 0.4, 0.0]})
+    b = _system(tmp_path / "b", {"u2": [0.6, 0.4, 0.0]})
+    with pytest.raises(SerError, match="different utterances"):
+        fuse([a, b], CLASSES, tmp_path / "out")
+    with pytest.raises(SerError, match="expected 2"):
+        fuse([a], ["a", "b"], tmp_path / "out")
+    with pytest.raises(SerError, match="not found"):
+        fuse([tmp_path / "missing"], CLASSES, tmp_path / "out")
+    with pytest.raises(SerError, match="weights"):
+        fuse([a, a], CLASSES, tmp_path / "out", weights=[1])
