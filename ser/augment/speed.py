@@ -55,10 +55,14 @@ class LogMelSpeedPerturb(nn.Module):
         self.factors = tuple(float(f) for f in factors)
         self.low_freq, self.high_freq = low_freq, high_freq
 
-    def forward(self, x: torch.Tensor, lens: torch.Tensor):
-        choice = torch.randint(len(self.factors), (x.shape[0],)).tolist()
-        outs = [speed_perturb_logmel(x[i, : int(lens[i])], self.factors[k], self.low_freq, self.high_freq)
-                for i, k in enumerate(choice)]
+    def forward(self, x: torch.Tensor, lens: torch.Tensor, factor: float | None = None):
+        """`factor` given: every utterance at that speed (test-time augmentation), no random draw."""
+        if factor is None:
+            factors = [self.factors[k] for k in torch.randint(len(self.factors), (x.shape[0],)).tolist()]
+        else:
+            factors = [float(factor)] * x.shape[0]
+        outs = [speed_perturb_logmel(x[i, : int(lens[i])], a, self.low_freq, self.high_freq)
+                for i, a in enumerate(factors)]
         new_lens = torch.tensor([o.shape[0] for o in outs], dtype=lens.dtype, device=lens.device)
         out = x.new_zeros(x.shape[0], int(new_lens.max()), x.shape[2])
         for i, o in enumerate(outs):

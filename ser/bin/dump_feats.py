@@ -15,6 +15,7 @@ import torch
 from ser.data.audio import load_audio
 from ser.data.datadir import DataDir
 from ser.features.classical import get_extractor
+from ser.features.functionals import SETS, functionals_extractor
 from ser.features.jobs import add_job_args, job_stem, job_utts, merge_jobs
 from ser.features.store import FeatWriter
 from ser.utils import SerError, get_logger, progress, run_main
@@ -46,7 +47,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", required=True)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--kind", default="fbank", help="fbank, mfcc, mel, stf or upstream")
+    ap.add_argument("--kind", default="fbank", help="fbank, mfcc, mel, stf, upstream, or openSMILE functionals "
+                    "(one row per utterance): compare, egemaps")
     ap.add_argument("--upstream", default=None, help="s3prl upstream name (with --kind upstream)")
     ap.add_argument("--upstream-path", default=None, help="local checkpoint for *_local / *_custom upstreams")
     ap.add_argument("--layers", default="all", help="'all' or comma-separated layer indices (negative from the top)")
@@ -65,6 +67,10 @@ def main():
         if not args.upstream:
             raise SerError("--kind upstream needs --upstream NAME")
         extract, meta = upstream_extractor(args.upstream, args.upstream_path, args.layers)
+    elif args.kind in SETS:
+        if args.float16:
+            raise SerError(f"--kind {args.kind}: openSMILE functionals exceed float16's range; drop --float16")
+        extract, meta = functionals_extractor(args.kind), {"kind": args.kind, "num_layers": 1, "functionals": True}
     else:
         extract, meta = get_extractor(args.kind), {"kind": args.kind, "num_layers": 1}
     wav_scp = data.get("wav.scp")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 from ser.bin.train import make_dataset, parse_feats
-from ser.config import parse_yaml
+from ser.config import parse_overrides, parse_yaml
 from ser.data.dataset import unscale_vad
 from ser.data.datadir import write_kv
 from ser.models import build_model
@@ -21,12 +21,14 @@ from ser.utils import SerError, get_logger, pick_device, run_main
 log = get_logger("infer")
 
 
-def load_trained(exp_dir, device="cpu"):
+def load_trained(exp_dir, device="cpu", model_overrides=None):
+    """The fold's best model; `model_overrides` ({key: value}) change inference-time model options."""
     exp_dir = Path(exp_dir)
     best = exp_dir / "model.best.pt"
     if not best.is_file():
         raise SerError(f"{best} not found: run the training stage for this fold first")
     conf = parse_yaml((exp_dir / "config.yaml").read_text())
+    conf["model"].update(model_overrides or {})
     info = json.loads((exp_dir / "info.json").read_text())
     model = build_model(conf["model"], info)
     model.load_state_dict(torch.load(best, map_location=device, weights_only=True))
@@ -53,9 +55,15 @@ def main():
     ap.add_argument("--out-dir", required=True)
     ap.add_argument("--feat", action="append", default=[])
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--set", action="append", default=[],
+                    help="an inference-time model option, e.g. model.tta_speeds=[0.9,1.0,1.1]")
     args = ap.parse_args()
     device = pick_device(args.device)
-    model, conf, info = load_trained(args.exp_dir, device)
+    overrides = parse_overrides(args.set)
+    bad = [k for k in overrides if not k.startswith("model.")]
+    if bad:
+        raise SerError(f"--set {bad[0]}: only model.* options can change at inference")
+    model, conf, info = load_trained(args.exp_dir, device, {k[len("model."):]: v for k, v in overrides.items()})
     dataset = make_dataset(args.data_dir, conf, parse_feats(args.feat))
     tconf = TrainConfig.from_dict(conf["train"])
     pred = run_predict(model, make_loader(dataset, tconf.batch_size, shuffle=False), device, "infer")

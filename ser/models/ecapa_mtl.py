@@ -150,8 +150,13 @@ class EcapaMTL(nn.Module):
                  trim_below_peak: float = 8.0, trim_margin: int = 10, cnn_channels: int = 0,
                  dropout: float = 0.3, gender_weight: float = 0.3, label_smoothing: float = 0.0,
                  speed_factors=(0.9, 1.0, 1.1), spec_freq_masks: int = 2, spec_freq_width: int = 10,
-                 spec_time_masks: int = 2, spec_time_width: int = 40, mixup_alpha: float = 0.2):
+                 spec_time_masks: int = 2, spec_time_width: int = 40, mixup_alpha: float = 0.2,
+                 tta_speeds=()):
         super().__init__()
+        if any(a <= 0 for a in tta_speeds):
+            raise SerError(f"ecapa: tta_speeds must be positive, got {list(tta_speeds)}")
+        # Test-time augmentation: predictions average the posteriors at these speeds (empty: as is).
+        self.tta_speeds = tuple(float(a) for a in tta_speeds)
         if norm not in ("utt", "utt_mean", "batch"):
             raise SerError(f"ecapa: norm '{norm}' unknown (utt, utt_mean, batch)")
         self.norm = norm
@@ -185,12 +190,15 @@ class EcapaMTL(nn.Module):
         self.emo_head = nn.Linear(emb_dim, info["num_classes"])
         self.gender_head = nn.Linear(emb_dim, 2) if gender_weight > 0 else None
 
-    def features(self, batch):
-        """(B, F, T) normalised log-mel and frame counts, with the train-time augmentation."""
+    def features(self, batch, speed: float | None = None):
+        """(B, F, T) normalised log-mel and frame counts, with the train-time augmentation, or at the
+        fixed `speed` (test-time augmentation)."""
         x, frames = batch[self.feat].float(), batch[f"{self.feat}_lens"]
         if self.trim_below_peak > 0:
             x, frames = trim_silence(x, frames, self.trim_below_peak, self.trim_margin)
-        if self.training and self.speed is not None:
+        if speed is not None and speed != 1.0:
+            x, frames = (self.speed or LogMelSpeedPerturb()).forward(x, frames, factor=speed)
+        elif self.training and self.speed is not None:
             x, frames = self.speed(x, frames)
         x = x.transpose(1, 2)
         mask = lengths_to_mask(frames, x.shape[-1]).unsqueeze(1).to(x.dtype)
@@ -233,9 +241,12 @@ class EcapaMTL(nn.Module):
         return {"loss": loss, "logs": logs}
 
     def predict(self, batch):
-        x, frames = self.features(batch)
-        emb = self.encode(x, frames)
-        out = {"emo_logits": self.emo_head(emb)}
+        if self.training or not self.tta_speeds:
+            out = {"emo_logits": self.emo_head(self.encode(*self.features(batch)))}
+        else:  # log of the mean posterior, so that a softmax downstream gives that mean
+            probs = [torch.softmax(self.emo_head(self.encode(*self.features(batch, speed=a))), dim=1)
+                     for a in self.tta_speeds]
+            out = {"emo_logits": torch.log(torch.stack(probs).mean(0).clamp_min(1e-12))}
         if "emo" in batch:
             out["loss"] = nn.functional.cross_entropy(out["emo_logits"], batch["emo"])
         return out

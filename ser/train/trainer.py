@@ -41,7 +41,7 @@ class TrainConfig:
     lr_decay: str = "none"  # none, or cosine: from lr (after warm-up) down to 0 at max_epochs
     grad_clip: float = 5.0
     patience: int = 10
-    select_metric: str = "ua"
+    select_metric: str = "ua"  # a validation score (ua, wa, macro_f1, loss) or "last" (the final epoch)
     seed: int = 0
     max_frames_per_batch: int = 0
     num_threads: int = 0
@@ -152,7 +152,7 @@ class Trainer:
         self.best_model = self.exp_dir / "model.best.pt"
 
     def _better(self, value, best):
-        if best is None:
+        if best is None or self.conf.select_metric == "last":  # "last": keep the final epoch's model
             return True
         return value < best if self.conf.select_metric == "loss" else value > best
 
@@ -192,9 +192,9 @@ class Trainer:
             train_loader.batch_sampler.set_epoch(epoch)
             train_logs = self._train_epoch(model, optim, sched, train_loader, epoch)
             scores = score_predictions(run_predict(model, valid_loader, self.device, "valid"), self.num_classes)
-            if conf.select_metric not in scores:
+            if conf.select_metric not in scores and conf.select_metric != "last":
                 raise SerError(f"select_metric '{conf.select_metric}' is not among the validation scores {sorted(scores)}")
-            value = scores[conf.select_metric]
+            value = scores.get(conf.select_metric, float(epoch))
             improved = self._better(value, state["best"])
             if improved:
                 state.update(best=value, best_epoch=epoch, bad_epochs=0)

@@ -23,7 +23,7 @@ def write(path, text):
 
 @pytest.mark.parametrize("script", ["run.py", "slurm.py", "split_scp.py",
                                     "utt2spk_to_spk2utt.py", "validate_data_dir.py",
-                                    "fix_data_dir.py"])
+                                    "fix_data_dir.py", "combine_data.py"])
 def test_help_and_executable(script):
     assert os.access(UTILS / script, os.X_OK)
     assert (UTILS / script).read_text().startswith("#!/usr/bin/env python3\n")
@@ -364,3 +364,19 @@ def test_fix_data_dir_refuses_to_empty(data):
     assert p.returncode == 1 and "left unchanged" in p.stderr
     assert (data / "utt2spk").read_text() == GOOD["utt2spk"]
     assert run("fix_data_dir.py", data.parent / "nope").returncode == 1
+
+
+def test_combine_data_concatenates_sorted_and_refuses_duplicates(tmp_path):
+    write(tmp_path / "a/utt2spk", "s1_u2 s1\ns1_u1 s1\n")
+    write(tmp_path / "a/utt2emo", "s1_u2 hap\ns1_u1 sad\n")
+    write(tmp_path / "a/wav.scp", "s1_u2 /x/2.wav\ns1_u1 /x/1.wav\n")
+    write(tmp_path / "b/utt2spk", "s0_u9 s0\n")
+    write(tmp_path / "b/utt2emo", "s0_u9 ang\n")
+    proc = run("combine_data.py", tmp_path / "c", tmp_path / "a", tmp_path / "b")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "c/utt2spk").read_text() == "s0_u9 s0\ns1_u1 s1\ns1_u2 s1\n"
+    assert (tmp_path / "c/utt2emo").read_text() == "s0_u9 ang\ns1_u1 sad\ns1_u2 hap\n"
+    assert (tmp_path / "c/spk2utt").read_text() == "s0 s0_u9\ns1 s1_u1 s1_u2\n"
+    assert not (tmp_path / "c/wav.scp").exists() and "wav.scp is not in every source" in proc.stderr
+    proc = run("combine_data.py", tmp_path / "d", tmp_path / "a", tmp_path / "a")
+    assert proc.returncode != 0 and "'s1_u2' is in both" in proc.stderr  # the first in file order

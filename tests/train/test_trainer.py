@@ -82,3 +82,13 @@ def test_unknown_keys_are_errors():
         TrainConfig.from_dict({"lr": 1e-3, "lrr": 1})
     with pytest.raises(SerError, match=r"model 'baseline': unknown config keys \['hidden'\]"):
         build_model({"name": "baseline", "hidden": 3}, {"num_classes": 2, "feats": {"ssl": {"num_layers": 1, "dim": 2}}})
+
+
+def test_select_last_keeps_the_final_epoch(tmp_path, data):
+    trainer = make_trainer(tmp_path, "last", epochs=3)
+    trainer.conf.select_metric = "last"
+    state = trainer.fit(*data)
+    assert state["best_epoch"] == 3
+    ckpt = torch.load(tmp_path / "last" / "checkpoint.last.pt", weights_only=False)
+    best = torch.load(tmp_path / "last" / "model.best.pt", weights_only=True)
+    assert all(torch.equal(best[k], v) for k, v in ckpt["model"].items())

@@ -43,69 +43,11 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))  # launcher_common, from any cwd
+from launcher_common import (OPTIONS, die, die_if_failed, log_footer, log_header,  # noqa: E402
+                             parse_args, shell_join, substitute)
+
 PROG = "slurm.py"
-
-
-def die(msg):
-    print(f"{PROG}: {msg}", file=sys.stderr)
-    sys.exit(1)
-
-
-def positive_int(name, value, minimum=1):
-    if not re.fullmatch(r"\d+", str(value)) or int(value) < minimum:
-        die(f"option --{name.replace('_', '-')} expects an integer >= {minimum}, got '{value}'")
-    return int(value)
-
-
-OPTIONS = {
-    "max_jobs_run": positive_int,
-    "num_threads": positive_int,
-    "gpu": lambda n, v: positive_int(n, v, minimum=0),
-    "mem": lambda n, v: v,
-    "partition": lambda n, v: v,
-    "time": lambda n, v: v,
-    "config": lambda n, v: v,
-}
-
-
-def parse_args(argv):
-    """Return (options, job variable or None, start, end, log file, command)."""
-    opts, i = {}, 0
-    while i < len(argv) and argv[i].startswith("-"):
-        arg = argv[i]
-        if arg in ("-h", "--help"):
-            print(__doc__.strip())
-            sys.exit(0)
-        opt, eq, value = arg.partition("=")
-        name = opt.lstrip("-").replace("-", "_")
-        if not opt.startswith("--") or name not in OPTIONS:
-            die(f"unknown option {opt} (see --help)")
-        if not eq:
-            if i + 1 >= len(argv):
-                die(f"option {opt} requires a value")
-            i += 1
-            value = argv[i]
-        opts[name] = OPTIONS[name](name, value)
-        i += 1
-    rest = argv[i:]
-    var, start, end = None, 1, 1
-    m = re.fullmatch(r"([A-Za-z_]\w*)=(\d+)(?::(\d+))?", rest[0]) if rest else None
-    if m:
-        var, start, end = m[1], int(m[2]), int(m[3] or m[2])
-        rest = rest[1:]
-        if start > end:
-            die(f"empty job range {var}={start}:{end}")
-    if len(rest) < 2:
-        die("expected [JOB=START:END] <log-file> <command> [<arg> ...] (see --help)")
-    if var and end > start and var not in rest[0]:
-        die(f"{end - start + 1} jobs would all write to the same log file {rest[0]} "
-            f"(it should contain {var})")
-    return opts, var, start, end, rest[0], rest[1:]
-
-
-def shell_join(args):
-    # Same rule as run.py so that a command behaves identically locally and on Slurm.
-    return " ".join(a if a and not re.search(r"\s", a) else shlex.quote(a) for a in args)
 
 
 def read_config(path):
@@ -131,6 +73,11 @@ def read_config(path):
     return defaults, extra
 
 
+def printf_lines(text):
+    """A bash command printing `text` (run.py's log format) line by line, its $... expanded at run time."""
+    return "printf '%s\\n' " + " ".join(f'"{line}"' for line in text.splitlines())
+
+
 def job_script(var, logfile, command, threads, sbatch_cmd):
     # Substituting at run time (not here) keeps the exact run.py semantics: the
     # task id replaces JOB before bash parses the command, even inside quotes.
@@ -148,13 +95,11 @@ def job_script(var, logfile, command, threads, sbatch_cmd):
     lines += [
         'mkdir -p "$(dirname "$log")" || exit 1',
         "start=$(date +%s)",
-        '{ printf "# %s\\n" "$cmd"; echo "# Running on $(hostname)"; '
-        'echo "# Started at $(date)"; } > "$log"',
+        f'{printf_lines(log_header("$cmd", "$(date)", host="$(hostname)"))} > "$log"',
         'bash -c "$cmd" < /dev/null >> "$log" 2>&1',
         "ret=$?",
         "elapsed=$(( $(date +%s) - start ))",
-        f'echo "# Accounting: time=$elapsed threads={threads}" >> "$log"',
-        'echo "# Ended (code $ret) at $(date), elapsed time $elapsed seconds" >> "$log"',
+        f'{printf_lines(log_footer("$ret", "$elapsed", threads, "$(date)"))} >> "$log"',
         "exit $ret",
     ]
     return "\n".join(lines) + "\n"
@@ -169,7 +114,7 @@ def task_succeeded(log):
 
 
 def main(argv):
-    opts, var, start, end, logfile, command = parse_args(argv)
+    opts, var, start, end, logfile, command = parse_args(argv, __doc__)
     defaults, extra = read_config(opts["config"]) if "config" in opts else ({}, [])
     o = {**defaults, **opts}
     sbatch = shutil.which("sbatch")
@@ -195,7 +140,7 @@ def main(argv):
         cmd.append(f"--time={o['time']}")
     cmd += extra + [str(script)]
 
-    logs = [Path(logfile.replace(var, str(j)) if var else logfile) for j in range(start, end + 1)]
+    logs = [Path(substitute(logfile, var, j)) for j in range(start, end + 1)]
     try:
         qdir.mkdir(parents=True, exist_ok=True)
         script.write_text(job_script(var, logfile, command, o.get("num_threads", 1), cmd))
@@ -205,10 +150,7 @@ def main(argv):
     except OSError as e:
         die(f"cannot prepare job: {e}")
     proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
-    failed = sum(not task_succeeded(log) for log in logs)
-    if failed:
-        shown = logfile.replace(var, "*") if var else logfile
-        die(f"{failed} / {len(logs)} failed, log is in {shown}")
+    die_if_failed(sum(not task_succeeded(log) for log in logs), len(logs), logfile, var)
     if proc.returncode != 0:
         die(f"sbatch exited with status {proc.returncode} (job {proc.stdout.strip()}), "
             f"see {qdir}/{name}.*.out")

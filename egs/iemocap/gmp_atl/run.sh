@@ -2,77 +2,27 @@
 # GMP-ATL (Pan et al., Interspeech 2024) on IEMOCAP, 4 classes, leave-one-session-out. Per fold:
 # 1 HuBERT -> BiLSTM emotion + gender model; 2 its layer -3 frames; 3 multi-scale k-means pseudo-labels
 # (GMPs); 4 HuBERT retrained to predict masked GMPs; 5 fine-tuned with AM-softmax; 6 scoring.
+# The stages are scripts/gmp_atl.sh (shared with egs/ravdess/gmp_atl; ./run.sh --help lists its
+# options); this file only sets IEMOCAP's defaults, and options given to run.sh override them.
 set -euo pipefail
-cmdline="$0$(printf " %q" "$@")"
+cmdline="$0${1+$(printf " %q" "$@")}"
 . ./path.sh; . ./cmd.sh; . ./db.sh
 
-stage=0; stop_stage=100
-scheme=session                # session (5 folds) or speaker (10 folds)
-folds=                        # e.g. "1 3"; empty = every fold
-upstream=hubert               # s3prl upstream with a trainable transformer (hubert_large_ll60k, wavlm_base_plus, ...)
-upstream_path=                # checkpoint for hubert_local / hf_hubert_custom (no spaces)
-tiny_upstream=false           # true: stage 1 first saves a random tiny HuBERT at $upstream_path (demo)
-gmp_layer=-3                  # upstream layer whose frames are clustered
-scales="64 512 4096"          # k-means codebook sizes
-km_fit_frames=                # k-means fit sample (fixed, seeded) of a fold's training frames; empty: 256 x max K, <= 1 M
-nj=2                          # parallel jobs of the layer dump
-phase1_infer=true             # also score phase 1's own emotion head (the phase1_only row)
-ablations=                    # extra RESULTS.md rows, any of: no_gmp ce no_gmp_ce layer-1 ... layer-8
-phase1_config=conf/phase1.yaml; phase2_config=conf/phase2.yaml; phase3_config=conf/phase3.yaml
-tag=
-demo=auto                     # auto: the built-in corpus and conf/demo when IEMOCAP is unset
-if [ "$demo" = auto ] && [ -z "$IEMOCAP" ]; then . conf/demo/run.conf; fi
-. utils/parse_options.sh
-exp=exp/gmp_atl_${upstream}${tag}; dump=dump/gmp_atl_${upstream}${tag}
-up="model.upstream=$upstream model.upstream_path=${upstream_path:-null}"
-layers=$gmp_layer; systems="gmp_atl_L$gmp_layer:L$gmp_layer/phase3:L$gmp_layer/phase2:am"  # name:dir:init:loss
-for a in $ablations; do case $a in
-  no_gmp) systems+=" no_gmp:no_gmp/phase3:phase1:am";;
-  no_gmp_ce) systems+=" no_gmp_ce:no_gmp/phase3_ce:phase1:ce";;
-  ce) systems+=" ce_L$gmp_layer:L$gmp_layer/phase3_ce:L$gmp_layer/phase2:ce";;
-  layer-[1-9]*) layers+=" ${a#layer}"; systems+=" gmp_atl_L${a#layer}:L${a#layer}/phase3:L${a#layer}/phase2:am";;
-  *) echo "$0: unknown ablation '$a' (no_gmp ce no_gmp_ce layer-N)" >&2; exit 1;;
+demo=auto                     # auto: the built-in corpus and conf/demo when IEMOCAP is unset; true/false force it
+args=()
+while [ $# -gt 0 ]; do case $1 in
+  --demo) demo=${2:?"--demo needs a value"}; shift 2;;
+  --demo=*) demo=${1#*=}; shift;;
+  *) args+=("$1"); shift;;
 esac; done
 
-if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then
-  echo "stage 0: data prep and folds -> data/all, data/folds"
-  local/data.sh
-fi
-if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
-  [ "$tiny_upstream" = true ] && python -c "from ser.features.upstream import make_tiny_hubert as m; m('$upstream_path', num_layers=4)"
-  echo "stage 1: phase 1 ($upstream -> BiLSTM, emotion + gender) -> $exp/phase1/fold*"
-  scripts/gmp_train_folds.sh --train_config $phase1_config --scheme $scheme --folds "$folds" --cmd "$cuda_cmd" --infer $phase1_infer --overrides "$up" $exp/phase1
-fi
-if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
-  for L in $layers; do
-    echo "stage 2: layer $L of each fold's phase-1 upstream, every utterance -> $dump/L$L/fold*"
-    scripts/gmp_dump_layer.sh --layer $L --nj $nj --cmd "$train_cmd" --scheme $scheme --folds "$folds" $exp/phase1 data/all $dump/L$L
-  done
-fi
-if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
-  for L in $layers; do
-    echo "stage 3: k-means k = $scales on each fold's training frames of layer $L -> $exp/L$L/km/fold*"
-    scripts/gmp_kmeans.sh --ks "${scales// /,}" --max_fit_frames "$km_fit_frames" --cmd "$train_cmd" --scheme $scheme --folds "$folds" $dump/L$L $exp/L$L/km
-  done
-fi
-if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
-  for L in $layers; do
-    echo "stage 4: phase 2 (predicting masked GMPs of layer $L) -> $exp/L$L/phase2/fold*"
-    scripts/gmp_train_folds.sh --train_config $phase2_config --scheme $scheme --folds "$folds" --cmd "$cuda_cmd" --infer false \
-      --feats "$(for s in $scales; do echo "km$s=$exp/L$L/km/fold{fold}/labels_k$s.scp"; done)" \
-      --overrides "$up model.init_from=$exp/phase1/fold{fold}/model.best.pt model.scales=[${scales// /,}] data.feats=[km${scales// /,km}]" $exp/L$L/phase2
-  done
-fi
-if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
-  for s in $systems; do IFS=: read -r name dir init loss <<< "$s"
-    echo "stage 5: phase 3 ($name: from $init, loss $loss) -> $exp/$dir/fold*"
-    scripts/gmp_train_folds.sh --train_config $phase3_config --scheme $scheme --folds "$folds" --cmd "$cuda_cmd" \
-      --overrides "$up model.init_from=$exp/$init/fold{fold}/model.best.pt model.loss=$loss" $exp/$dir
-  done
-fi
-if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
-  echo "stage 6: scoring -> $exp/RESULTS.md"
-  scripts/gmp_score.sh --scheme $scheme --folds "$folds" --title "IEMOCAP GMP-ATL" --command "$cmdline" \
-    --note "Corpus: ${IEMOCAP:-built-in SYNTHETIC corpus with a random tiny HuBERT: the numbers say nothing about GMP-ATL}. Folds: $scheme ${folds:-(all)}. Upstream: $upstream${upstream_path:+ ($upstream_path)}; GMP layer $gmp_layer, k = $scales; systems: phase1_only = phase 1 emotion head, $systems (name:dir:init:loss)." \
-    $exp/RESULTS.md $([ $phase1_infer = true ] && echo "phase1_only=$exp/phase1") $(for s in $systems; do IFS=: read -r n d _ <<< "$s"; echo "$n=$exp/$d"; done)
-fi
+opts=(
+  --scheme session            # session (5 folds) or speaker (10 folds)
+  --classes neu,hap,ang,sad
+  --title "IEMOCAP GMP-ATL" --cmdline "$cmdline"
+  --corpus_note "Corpus: ${IEMOCAP:-built-in SYNTHETIC corpus: the numbers say nothing about GMP-ATL}."
+)
+# Demo: conf/demo/run.conf (tiny random HuBERT, small scales, conf/demo/*.yaml) goes in as --config,
+# which parse_options.sh sources before applying any option, so options given to run.sh still win.
+if [ "$demo" = true ] || { [ "$demo" = auto ] && [ -z "$IEMOCAP" ]; }; then opts+=(--config conf/demo/run.conf); fi
+scripts/gmp_atl.sh "${opts[@]}" "${args[@]}"

@@ -1,51 +1,63 @@
 #!/usr/bin/env bash
-# RAVDESS, 8 classes, trained from scratch (no pretrained weights): a compact ECAPA-TDNN on 80-dim
-# log-mel with speed perturbation, SpecAugment and mixup on the fly, and gender as an auxiliary task.
-# EmoBox's 4 speaker-independent folds. The gender ablation is `--tag _nogender --overrides model.gender_weight=0`.
+# RAVDESS, 8 classes, no pretrained weights: compact ECAPA-TDNNs on log-mel (speed perturbation,
+# SpecAugment and mixup on the fly, gender as an auxiliary task), one per seed, late-fused with a
+# logistic regression on openSMILE ComParE functionals. EmoBox's 4 speaker-independent folds.
+# Gender ablation: --tag _nogender --overrides model.gender_weight=0 (see README.md).
 set -euo pipefail
+cmdline="$0 $*"
 . ./path.sh; . ./cmd.sh; . ./db.sh
 
 stage=0; stop_stage=100
 nj=2                          # parallel feature-dumping jobs
+parallel=2                    # folds trained at once (one thread each)
 scheme=emobox                 # emobox (4 folds) or speaker (24 folds, leave one actor out)
 folds=                        # e.g. "1 3"; empty = every fold
 train_config=conf/train.yaml
-overrides=                    # config keys for this run, e.g. "model.gender_weight=0 train.seed=1"
+overrides=                    # config keys for the ECAPAs, e.g. "model.gender_weight=0"
+train_on_valid=true          # train the ECAPAs on all 20 non-test actors, keep the last epoch (EmoBox has no valid split)
+seeds="0 1"                   # one ECAPA per seed (seed 0 -> exp/ecapa_mtl<tag>, s -> exp/ecapa_mtl<tag>_s<s>)
+functionals=compare           # openSMILE set for the linear model: compare (6373) or egemaps (88); empty: none
+speaker_norm_row=false        # also a linear model on per-speaker z-normalised functionals (uses test speakers' audio)
 tag=
-fuse=                         # stage 4: exp dirs whose test posteriors are averaged, e.g. "exp/ecapa_mtl exp/ecapa_mtl_cnn32"
 . utils/parse_options.sh
 classes=neu,cal,hap,sad,ang,fea,dis,sur
-exp=exp/ecapa_mtl${tag}
-dump=dump/fbank
+select=$([ "$train_on_valid" = true ] && echo train.select_metric=last || true)
+ecapa_exp() { if [ "$1" = 0 ]; then echo exp/ecapa_mtl$tag; else echo exp/ecapa_mtl${tag}_s$1; fi; }
+ecapas=$(for s in $seeds; do ecapa_exp $s; done)
+linear=${functionals:+exp/${functionals}_logreg}; fused=exp/fusion$tag
+note="Corpus: RAVDESS speech ($RAVDESS), 8 classes, folds: $scheme. No pretrained weights."
 
 if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then
   echo "stage 0: data prep and folds -> data/all, data/folds"
   local/data.sh
 fi
 if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
-  echo "stage 1: 80-dim log-mel (Kaldi fbank), dumped once -> $dump"
-  scripts/dump_feats.sh --nj $nj --cmd "$train_cmd" --kind fbank data/all "$dump"
+  echo "stage 1: 80-dim log-mel -> dump/fbank${functionals:+, openSMILE $functionals functionals -> dump/$functionals}"
+  scripts/dump_feats.sh --nj $nj --cmd "$train_cmd" --kind fbank data/all dump/fbank
+  [ -z "$functionals" ] || scripts/dump_feats.sh --nj $nj --cmd "$train_cmd" --kind $functionals data/all dump/$functionals
 fi
 if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
-  echo "stage 2: train ($train_config${overrides:+, $overrides}) and predict each fold -> $exp/fold*"
-  scripts/train_folds.sh --train_config "$train_config" --overrides "$overrides" --scheme $scheme \
-    --folds "$folds" --feats "fbank=$dump/feats.scp" --cmd "$cuda_cmd" "$exp"
-fi
-if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
-  echo "stage 3: scoring -> $exp/RESULTS.md"
-  scripts/score_folds.sh --scheme $scheme --folds "$folds" --classes $classes \
-    --title "RAVDESS ECAPA-TDNN from scratch, emotion + gender" \
-    --note "Corpus: RAVDESS speech ($RAVDESS), 8 classes. No pretrained weights. Config: $train_config ${overrides}. Folds: $scheme." \
-    --command "$0 $*" "$exp"
-fi
-if [ $stage -le 4 ] && [ $stop_stage -ge 4 ] && [ -n "$fuse" ]; then
-  echo "stage 4: average of the test posteriors of $fuse -> exp/ecapa_mtl_fused"
-  . scripts/folds.sh
-  for k in $fold_ids; do
-    python -m ser.bin.fuse_posteriors --classes $classes --out-dir exp/ecapa_mtl_fused/fold$k/infer_test \
-      $(for e in $fuse; do echo "$e/fold$k/infer_test"; done)
+  for s in $seeds; do e=$(ecapa_exp $s)
+    echo "stage 2: ECAPA, seed $s ($train_config${overrides:+, $overrides}), each fold -> $e/fold*"
+    scripts/train_folds.sh --train_config "$train_config" --overrides "$select $overrides train.seed=$s" --scheme $scheme \
+      --folds "$folds" --parallel $parallel --train_on_valid $train_on_valid --feats "fbank=dump/fbank/feats.scp" --cmd "$cuda_cmd" "$e"
   done
-  scripts/score_folds.sh --scheme $scheme --folds "$folds" --classes $classes \
-    --title "RAVDESS ECAPA-TDNN from scratch, late fusion" --note "Equal-weight average of the posteriors of: $fuse." \
-    --command "$0 $*" exp/ecapa_mtl_fused
+fi
+if [ $stage -le 3 ] && [ $stop_stage -ge 3 ] && [ -n "$functionals" ]; then
+  echo "stage 3: logistic regression on $functionals functionals, each fold -> $linear/fold*"
+  scripts/train_sklearn_folds.sh --feats dump/$functionals/feats.scp --scheme $scheme --folds "$folds" \
+    --classes $classes --parallel $parallel --cmd "$train_cmd" $linear
+  [ "$speaker_norm_row" = true ] && scripts/train_sklearn_folds.sh --feats dump/$functionals/feats.scp --scheme $scheme \
+    --folds "$folds" --classes $classes --parallel $parallel --cmd "$train_cmd" --speaker_norm true ${linear}_spknorm
+fi
+if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
+  echo "stage 4: late fusion (mean of the ECAPAs' posteriors, then equal weight with $linear) -> $fused/fold*"
+  scripts/fuse_folds.sh --scheme $scheme --folds "$folds" --classes $classes --groups "$(echo $ecapas | tr ' ' ,) $linear" $fused
+fi
+if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
+  for e in $ecapas $linear $([ "$speaker_norm_row" = true ] && echo ${linear}_spknorm) $fused; do
+    echo "stage 5: scoring -> $e/RESULTS.md"
+    scripts/score_folds.sh --scheme $scheme --folds "$folds" --classes $classes --title "RAVDESS $(basename $e)" \
+      --note "$note Config: $train_config ${overrides}." --command "$cmdline" "$e"
+  done
 fi

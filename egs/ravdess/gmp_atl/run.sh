@@ -4,76 +4,20 @@
 # "HuBERT" is a small HuBERT-shaped model, randomly initialised and trained from scratch. Per fold:
 # 1 HuBERT -> BiLSTM emotion + gender model; 2 its layer -3 frames; 3 multi-scale k-means pseudo-labels
 # (GMPs); 4 HuBERT retrained to predict masked GMPs; 5 fine-tuned with AM-softmax; 6 scoring.
+# The stages are scripts/gmp_atl.sh (shared with egs/iemocap/gmp_atl; ./run.sh --help lists its
+# options); this file only sets RAVDESS' defaults, and options given to run.sh override them.
 set -euo pipefail
-cmdline="$0 $*"
+cmdline="$0${1+$(printf " %q" "$@")}"
 . ./path.sh; . ./cmd.sh; . ./db.sh
 
-stage=0; stop_stage=100
-scheme=emobox                 # emobox (4 folds) or speaker (24 folds)
-folds=                        # e.g. "1 3"; empty = every fold
-upstream=hf_hubert_custom     # s3prl upstream with a trainable transformer; with real weights e.g. hubert
-upstream_path=$PWD/downloads/small_hubert  # checkpoint for hubert_local / hf_hubert_custom (no spaces)
-tiny_upstream=true            # true: stage 1 first saves a random HuBERT-shaped model at $upstream_path
-hubert_dim=128; hubert_layers=4  # its size (conv front end 128 channels, 4 heads)
-gmp_layer=-3                  # upstream layer whose frames are clustered
-scales="64 512 4096"          # k-means codebook sizes
-km_fit_frames=                # k-means fit sample (fixed, seeded) of a fold's training frames; empty: 256 x max K, <= 1 M
-nj=2                          # parallel jobs of the layer dump
-phase1_infer=true             # also score phase 1's own emotion head (the phase1_only row)
-ablations=                    # extra RESULTS.md rows, any of: no_gmp ce no_gmp_ce layer-1 ... layer-8
-phase1_config=conf/phase1.yaml; phase2_config=conf/phase2.yaml; phase3_config=conf/phase3.yaml
-tag=
-. utils/parse_options.sh
-exp=exp/gmp_atl_${upstream}${tag}; dump=dump/gmp_atl_${upstream}${tag}
-up="model.upstream=$upstream model.upstream_path=${upstream_path:-null}"
-layers=$gmp_layer; systems="gmp_atl_L$gmp_layer:L$gmp_layer/phase3:L$gmp_layer/phase2:am"  # name:dir:init:loss
-for a in $ablations; do case $a in
-  no_gmp) systems+=" no_gmp:no_gmp/phase3:phase1:am";;
-  no_gmp_ce) systems+=" no_gmp_ce:no_gmp/phase3_ce:phase1:ce";;
-  ce) systems+=" ce_L$gmp_layer:L$gmp_layer/phase3_ce:L$gmp_layer/phase2:ce";;
-  layer-[1-9]*) layers+=" ${a#layer}"; systems+=" gmp_atl_L${a#layer}:L${a#layer}/phase3:L${a#layer}/phase2:am";;
-  *) echo "$0: unknown ablation '$a' (no_gmp ce no_gmp_ce layer-N)" >&2; exit 1;;
-esac; done
-
-if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then
-  echo "stage 0: data prep and folds -> data/all, data/folds"
-  local/data.sh
-fi
-if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
-  [ "$tiny_upstream" = true ] && python -c "from ser.features.upstream import make_tiny_hubert as m; m('$upstream_path', hidden_size=$hubert_dim, num_layers=$hubert_layers, heads=4, intermediate_size=$((4 * hubert_dim)), conv_dim=$hubert_dim)"
-  echo "stage 1: phase 1 ($upstream -> BiLSTM, emotion + gender) -> $exp/phase1/fold*"
-  scripts/gmp_train_folds.sh --train_config $phase1_config --scheme $scheme --folds "$folds" --cmd "$cuda_cmd" --infer $phase1_infer --overrides "$up" $exp/phase1
-fi
-if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
-  for L in $layers; do
-    echo "stage 2: layer $L of each fold's phase-1 upstream, every utterance -> $dump/L$L/fold*"
-    scripts/gmp_dump_layer.sh --layer $L --nj $nj --cmd "$train_cmd" --scheme $scheme --folds "$folds" $exp/phase1 data/all $dump/L$L
-  done
-fi
-if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
-  for L in $layers; do
-    echo "stage 3: k-means k = $scales on each fold's training frames of layer $L -> $exp/L$L/km/fold*"
-    scripts/gmp_kmeans.sh --ks "${scales// /,}" --max_fit_frames "$km_fit_frames" --cmd "$train_cmd" --scheme $scheme --folds "$folds" $dump/L$L $exp/L$L/km
-  done
-fi
-if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
-  for L in $layers; do
-    echo "stage 4: phase 2 (predicting masked GMPs of layer $L) -> $exp/L$L/phase2/fold*"
-    scripts/gmp_train_folds.sh --train_config $phase2_config --scheme $scheme --folds "$folds" --cmd "$cuda_cmd" --infer false \
-      --feats "$(for s in $scales; do echo "km$s=$exp/L$L/km/fold{fold}/labels_k$s.scp"; done)" \
-      --overrides "$up model.init_from=$exp/phase1/fold{fold}/model.best.pt model.scales=[${scales// /,}] data.feats=[km${scales// /,km}]" $exp/L$L/phase2
-  done
-fi
-if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
-  for s in $systems; do IFS=: read -r name dir init loss <<< "$s"
-    echo "stage 5: phase 3 ($name: from $init, loss $loss) -> $exp/$dir/fold*"
-    scripts/gmp_train_folds.sh --train_config $phase3_config --scheme $scheme --folds "$folds" --cmd "$cuda_cmd" \
-      --overrides "$up model.init_from=$exp/$init/fold{fold}/model.best.pt model.loss=$loss" $exp/$dir
-  done
-fi
-if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
-  echo "stage 6: scoring -> $exp/RESULTS.md"
-  scripts/gmp_score.sh --scheme $scheme --folds "$folds" --classes neu,cal,hap,sad,ang,fea,dis,sur --title "RAVDESS GMP-ATL" --command "$cmdline" \
-    --note "Corpus: RAVDESS speech ($RAVDESS), 8 classes. $([ $tiny_upstream = true ] && echo "Upstream trained FROM SCRATCH: a randomly initialised HuBERT-shaped model ($hubert_layers x $hubert_dim), so phase-1 pseudo-labels come from what it learns on RAVDESS alone, not from HuBERT pre-training.") Folds: $scheme ${folds:-(all)}. Upstream: $upstream${upstream_path:+ ($upstream_path)}; GMP layer $gmp_layer, k = $scales; systems: phase1_only = phase 1 emotion head, $systems (name:dir:init:loss)." \
-    $exp/RESULTS.md $([ $phase1_infer = true ] && echo "phase1_only=$exp/phase1") $(for s in $systems; do IFS=: read -r n d _ <<< "$s"; echo "$n=$exp/$d"; done)
-fi
+opts=(
+  --scheme emobox             # emobox (4 folds) or speaker (24 folds)
+  --classes neu,cal,hap,sad,ang,fea,dis,sur
+  --upstream hf_hubert_custom # s3prl upstream with a trainable transformer; with real weights e.g. hubert
+  --upstream_path "$PWD/downloads/small_hubert" --tiny_upstream true  # stage 1 saves a random HuBERT-shaped model there
+  --hubert_dim 128 --hubert_layers 4 --hubert_heads 4                 # its size (conv front end 128 channels, 4 heads):
+  --hubert_ffn_dim "" --hubert_conv_dim ""                            # empty = 4 x and 1 x hubert_dim
+  --title "RAVDESS GMP-ATL" --cmdline "$cmdline"
+  --corpus_note "Corpus: RAVDESS speech ($RAVDESS), 8 classes."
+)
+scripts/gmp_atl.sh "${opts[@]}" "$@"

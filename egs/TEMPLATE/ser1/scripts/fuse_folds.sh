@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Late fusion of systems' test posteriors (ser.bin.fuse_posteriors) for every fold. Systems are
+# given in groups: within a group (comma separated) they are averaged, and the groups (space
+# separated) weigh equally, e.g. --groups "exp/a,exp/a_s1 exp/lin" gives 1/4, 1/4, 1/2.
+#   scripts/fuse_folds.sh --scheme emobox --classes a,b,c --groups "exp/x,exp/y exp/z" [--folds "1 3"] <out-exp-dir>
+set -euo pipefail
+scheme=session
+folds=
+classes=
+groups=
+. utils/parse_options.sh
+if [ $# -ne 1 ] || [ -z "$groups" ] || [ -z "$classes" ]; then
+  echo "usage: $0 --classes a,b,c --groups \"exp/a,exp/b exp/c\" [options] <out-exp-dir>" >&2; exit 1
+fi
+out=$1
+. scripts/folds.sh
+systems=(); weights=()
+n_groups=$(echo $groups | wc -w)
+for g in $groups; do
+  members=(${g//,/ })
+  for m in "${members[@]}"; do
+    systems+=("$m"); weights+=("$(python -c "print(1 / ($n_groups * ${#members[@]}))")")
+  done
+done
+for k in $fold_ids; do
+  python -m ser.bin.fuse_posteriors --classes "$classes" --weights "$(IFS=,; echo "${weights[*]}")" \
+    --out-dir "$out/fold$k/infer_test" $(for s in "${systems[@]}"; do echo "$s/fold$k/infer_test"; done)
+done
+echo "$0: fused ${systems[*]} (weights ${weights[*]}) -> $out/fold*/infer_test"

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# A scikit-learn classifier on utterance-level features (ser.bin.train_sklearn) for every fold,
+# trained on its train + valid speakers, predicting its test speakers. A finished fold is skipped.
+#   scripts/train_sklearn_folds.sh --feats dump/compare/feats.scp --scheme emobox --classes a,b,c
+#       [--folds "1 3"] [--classifier logreg] [--speaker_norm false] [--parallel 2] [--cmd utils/run.py] <exp-dir>
+set -euo pipefail
+feats=
+scheme=session
+folds=
+classes=
+classifier=logreg
+speaker_norm=false
+parallel=1
+cmd=utils/run.py
+. utils/parse_options.sh
+if [ $# -ne 1 ] || [ -z "$feats" ] || [ -z "$classes" ]; then
+  echo "usage: $0 --feats <scp> --classes a,b,c [options] <exp-dir>" >&2; exit 1
+fi
+exp=$1
+. scripts/folds.sh
+opts=(--classifier "$classifier"); [ "$speaker_norm" = true ] && opts+=(--speaker-norm)
+pids=()
+for k in $fold_ids; do
+  while [ "$(jobs -rp | wc -l)" -ge "$parallel" ]; do sleep 2; done
+  fd=data/folds/$scheme/fold$k
+  if [ -f "$exp/fold$k/search.json" ]; then  # written last by ser.bin.train_sklearn
+    echo "$0: $exp/fold$k is complete; skipping"; continue
+  fi
+  echo "$0: $classifier on fold $k of $scheme -> $exp/fold$k (log: $exp/fold$k/train.log)"
+  $cmd "$exp/fold$k/train.log" python -m ser.bin.train_sklearn --feats "$feats" --classes "$classes" \
+    --train-dir "$fd/train" --valid-dir "$fd/valid" --test-dir "$fd/test" --exp-dir "$exp/fold$k" "${opts[@]}" &
+  pids+=($!)
+done
+failed=0
+for p in "${pids[@]}"; do wait "$p" || failed=1; done
+[ $failed -eq 0 ] || { echo "$0: at least one fold failed; see $exp/fold*/train.log" >&2; exit 1; }

@@ -1,0 +1,79 @@
+"""ser.bin.train_sklearn: utterance-level features -> classifier, C by speaker-grouped inner CV."""
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from ser.bin import train_sklearn
+from ser.bin.train_sklearn import speaker_znorm
+from ser.data.datadir import read_kv, write_kv
+from ser.features.store import FeatWriter
+from ser.utils import SerError
+
+CLASSES = ["a", "b", "c"]
+
+
+def _corpus(root, speakers_of_split, seed=0):
+    """Class-dependent means plus a large per-speaker offset (what --speaker-norm removes)."""
+    rng = np.random.default_rng(seed)
+    dirs = {}
+    with FeatWriter(root / "feats", meta={"kind": "test"}) as write:
+        for split, speakers in speakers_of_split.items():
+            utt2spk, utt2emo = {}, {}
+            for s in speakers:
+                offset = rng.normal(0, 1, 20)
+                for i in range(30):
+                    u, c = f"{s}_{i:02d}", i % 3
+                    write(u, (offset + 2.0 * np.eye(20)[c] + rng.normal(0, 0.5, 20)).reshape(1, -1))
+                    utt2spk[u], utt2emo[u] = s, CLASSES[c]
+            d = root / split
+            d.mkdir()
+            write_kv(d / "utt2spk", utt2spk)
+            write_kv(d / "utt2emo", utt2emo)
+            write_kv(d / "wav.scp", {u: f"/nonexistent/{u}.wav" for u in utt2spk})
+            dirs[split] = d
+    return root / "feats.scp", dirs
+
+
+def _run(monkeypatch, *args):
+    monkeypatch.setattr(sys, "argv", ["train_sklearn", *map(str, args)])
+    train_sklearn.main()
+
+
+def test_trains_chooses_c_and_predicts_every_test_utterance(tmp_path, monkeypatch):
+    scp, d = _corpus(tmp_path, {"train": ["s1", "s2", "s3"], "valid": ["s4"], "test": ["s5", "s6"]})
+    exp = tmp_path / "exp"
+    _run(monkeypatch, "--feats", scp, "--classes", ",".join(CLASSES), "--train-dir", d["train"],
+         "--valid-dir", d["valid"], "--test-dir", d["test"], "--exp-dir", exp, "--cs", "1e-3,1")
+    search = json.loads((exp / "search.json").read_text())
+    assert search["train_speakers"] == ["s1", "s2", "s3", "s4"] and search["train_utts"] == 120
+    assert set(search["inner_cv_ua"]) == {"0.001", "1.0"} and search["chosen_c"] in (1e-3, 1.0)
+    post = read_kv(exp / "infer_test/utt2post")
+    pred = read_kv(exp / "infer_test/utt2emo_pred")
+    gold = read_kv(d["test"] / "utt2emo")
+    assert sorted(post) == sorted(gold) == sorted(pred)
+    assert all(abs(sum(map(float, p.split())) - 1) < 1e-3 for p in post.values())
+    assert np.mean([pred[u] == gold[u] for u in gold]) > 0.6  # well above chance (1/3)
+
+
+def test_speaker_norm_removes_speaker_offsets():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(5, 2, (10, 4)), rng.normal(-5, 1, (10, 4))])
+    z = speaker_znorm(x, ["p"] * 10 + ["q"] * 10)
+    assert np.allclose(z[:10].mean(0), 0, atol=1e-9) and np.allclose(z[10:].std(0), 1, atol=1e-6)
+
+
+def test_a_test_speaker_in_training_is_an_error(tmp_path, monkeypatch):
+    scp, d = _corpus(tmp_path, {"train": ["s1", "s2"], "test": ["s2"]})
+    with pytest.raises(SerError, match=r"test speakers \['s2'\] are also training speakers"):
+        _run(monkeypatch, "--feats", scp, "--classes", ",".join(CLASSES), "--train-dir", d["train"],
+             "--test-dir", d["test"], "--exp-dir", tmp_path / "exp")
+
+
+def test_unknown_label_names_the_file(tmp_path, monkeypatch):
+    scp, d = _corpus(tmp_path, {"train": ["s1", "s2"], "test": ["s3"]})
+    with pytest.raises(SerError, match="utt2emo: labels \\['c'\\] are not in --classes a,b"):
+        _run(monkeypatch, "--feats", scp, "--classes", "a,b", "--train-dir", d["train"],
+             "--test-dir", d["test"], "--exp-dir", tmp_path / "exp")
