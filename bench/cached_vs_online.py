@@ -93,7 +93,7 @@ def train(mode, data_train, data_valid, feats_scp, upstream_path, epochs, seed, 
             loss = model(batch)["loss"]
             loss.backward()
             opt.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
         epoch_s.append(time.perf_counter() - t)
         print(f"  {mode} epoch {epoch}: {epoch_s[-1]:.1f} s, last loss {losses[-1]:.4f}", flush=True)
     model.eval()

@@ -2,6 +2,7 @@
 # SUPERB emotion-recognition baseline on IEMOCAP: frozen s3prl upstream (dumped once), weighted
 # layer sum, projection, mean pooling, linear classifier; 5 leave-one-session-out folds.
 set -euo pipefail
+cmdline="$0${1+$(printf " %q" "$@")}"  # quoted, so the command in RESULTS.md can be pasted
 . ./path.sh; . ./cmd.sh; . ./db.sh
 
 stage=0; stop_stage=100
@@ -36,5 +37,5 @@ if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
   echo "stage 3: scoring -> $exp/RESULTS.md"
   scripts/score_folds.sh --scheme $scheme --folds "$folds" --title "IEMOCAP SUPERB ER baseline" \
     --note "Corpus: ${IEMOCAP:-built-in SYNTHETIC corpus, numbers say nothing about real accuracy}. Upstream: $upstream (frozen, weighted layer sum). Folds: $scheme." \
-    --command "$0 $*" "$exp"
+    --command "$cmdline" "$exp"
 fi

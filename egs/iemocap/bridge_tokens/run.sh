@@ -4,7 +4,7 @@
 # cross-attention; CE + (1 - CCC). 10 speaker folds. Systems: conf/tuning/<system>.yaml.
 set -euo pipefail
 . ./path.sh; . ./cmd.sh; . ./db.sh
-cmdline="$0 $*"
+cmdline="$0${1+$(printf " %q" "$@")}"  # quoted, so the command in RESULTS.md can be pasted
 
 stage=0; stop_stage=100
 nj=2                          # parallel feature-dumping jobs

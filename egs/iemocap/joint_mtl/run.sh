@@ -22,7 +22,7 @@ lambdas="0.1 0.2 0.3 0.4 0.5 0.6 0.7 0.8 0.9"  # joint_fixed is trained once per
 overrides=                    # extra config overrides for every system, e.g. "train.max_epochs=2 model.dim=64"
 tag=
 demo=auto                     # auto: the built-in corpus and conf/demo when IEMOCAP is unset
-cmdline="$0 $*"
+cmdline="$0${1+$(printf " %q" "$@")}"  # quoted, so the command in RESULTS.md can be pasted
 if [ "$demo" = auto ] && [ -z "$IEMOCAP" ]; then . conf/demo/run.conf; fi
 . utils/parse_options.sh
 exp=exp/${scheme}${tag}

@@ -17,7 +17,7 @@ sp_factors=0.9,1.1
 ablations="emo_only emo_gender emo_speaker emo_asr no_coattn no_swfc"  # conf/tuning/<name>.yaml
 tag=
 demo=auto                     # auto: the built-in corpus and conf/demo when MSP_PODCAST is unset
-cmdline="$0${*:+ $*}"
+cmdline="$0${1+$(printf " %q" "$@")}"  # quoted, so the command in RESULTS.md can be pasted
 if [ "$demo" = auto ] && [ -z "$MSP_PODCAST" ]; then . conf/demo/run.conf; fi
 . utils/parse_options.sh
 scheme=official; folds=1      # MSP-Podcast has one official split, written as fold 1

@@ -5,6 +5,7 @@
 # `fbank` upstream (80 log-mel + deltas); with a real one set e.g. --upstream hubert, or
 # --upstream hf_hubert_custom --upstream_path /path/to/hubert-base.
 set -euo pipefail
+cmdline="$0${1+$(printf " %q" "$@")}"  # quoted, so the command in RESULTS.md can be pasted
 . ./path.sh; . ./cmd.sh; . ./db.sh
 
 stage=0; stop_stage=100
@@ -42,5 +43,5 @@ if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
   scripts/score_folds.sh --scheme $scheme --folds "$folds" --classes $classes \
     --title "RAVDESS SUPERB ER baseline" \
     --note "Corpus: RAVDESS speech ($RAVDESS), 8 classes. Upstream: $upstream (frozen, weighted layer sum). Folds: $scheme." \
-    --command "$0 $*" "$exp"
+    --command "$cmdline" "$exp"
 fi

@@ -4,7 +4,7 @@
 # logistic regression on openSMILE ComParE functionals. EmoBox's 4 speaker-independent folds.
 # Gender ablation: --tag _nogender --overrides model.gender_weight=0 (see README.md).
 set -euo pipefail
-cmdline="$0 $*"
+cmdline="$0${1+$(printf " %q" "$@")}"  # quoted, so the command in RESULTS.md can be pasted
 . ./path.sh; . ./cmd.sh; . ./db.sh
 
 stage=0; stop_stage=100
@@ -15,7 +15,7 @@ folds=                        # e.g. "1 3"; empty = every fold
 train_config=conf/train.yaml
 overrides=                    # config keys for the ECAPAs, e.g. "model.gender_weight=0"
 train_on_valid=true          # train the ECAPAs on all 20 non-test actors, keep the last epoch (EmoBox has no valid split)
-seeds="0 1"                   # one ECAPA per seed (seed 0 -> exp/ecapa_mtl<tag>, s -> exp/ecapa_mtl<tag>_s<s>)
+seeds="0 1 2"                 # one ECAPA per seed (seed 0 -> exp/ecapa_mtl<tag>, s -> exp/ecapa_mtl<tag>_s<s>)
 functionals=compare           # openSMILE set for the linear model: compare (6373) or egemaps (88); empty: none
 speaker_norm_row=false        # also a linear model on per-speaker z-normalised functionals (uses test speakers' audio)
 tag=

@@ -7,7 +7,7 @@
 # The stages are scripts/gmp_atl.sh (shared with egs/iemocap/gmp_atl; ./run.sh --help lists its
 # options); this file only sets RAVDESS' defaults, and options given to run.sh override them.
 set -euo pipefail
-cmdline="$0${1+$(printf " %q" "$@")}"
+cmdline="$0${1+$(printf " %q" "$@")}"  # quoted, so the command in RESULTS.md can be pasted
 . ./path.sh; . ./cmd.sh; . ./db.sh
 
 opts=(

@@ -70,7 +70,7 @@ def test_bridge_tokens_demo_end_to_end(repo_root, synthetic_iemocap, tmp_path):
     assert "max_epochs: 3" in config and "modality_mask_prob: 0.2" in config
 
     results = (exp / "RESULTS.md").read_text()
-    assert "SYNTHETIC" in results and "--systems multitask text_only" in results
+    assert "SYNTHETIC" in results and r"--systems multitask\ text_only" in results  # quoted, ready to paste
     assert "| multitask | 1 |" in results and "| text_only | 1 |" in results
     assert "all-MiniLM-L6-v2" in results and "fbank" in results
 

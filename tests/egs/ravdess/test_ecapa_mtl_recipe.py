@@ -1,5 +1,5 @@
 """egs/ravdess/ecapa_mtl end to end on a tiny subset of the real corpus: prep, log-mel and ComParE
-dumps, two seeds of the emotion + gender model and the functionals' logistic regression on one
+dumps, three seeds (the default) of the emotion + gender model and the functionals' logistic regression on one
 EmoBox fold, their late fusion, scoring, and resume."""
 
 import json
@@ -47,18 +47,22 @@ def test_ecapa_mtl_recipe_runs_on_a_subset(tmp_path):
     assert 0.0 <= scores["ua"] <= 1.0
     results = (recipe / "exp/ecapa_mtl/RESULTS.md").read_text()
     assert "| system | folds | UA | WA | macro-F1 |" in results and "| ecapa_mtl | 1 |" in results
-    assert (recipe / "exp/ecapa_mtl_s1/fold1/infer_test/scores.json").is_file()  # the second seed
+    for s in (1, 2):  # the other seeds
+        assert (recipe / f"exp/ecapa_mtl_s{s}/fold1/infer_test/scores.json").is_file()
     assert json.loads((recipe / "exp/compare_logreg/fold1/search.json").read_text())["train_utts"] == 40  # 5 actors x 8
 
     def post(exp):
         lines = (recipe / exp / "fold1/infer_test/utt2post").read_text().splitlines()
         return {u: np.array([float(x) for x in rest.split()]) for u, rest in (line.split(maxsplit=1) for line in lines)}
 
-    # fusion: the two seeds averaged, then equal weight with the linear model
-    a, b, lin, fused = post("exp/ecapa_mtl"), post("exp/ecapa_mtl_s1"), post("exp/compare_logreg"), post("exp/fusion")
+    # fusion: the three seeds averaged, then equal weight with the linear model
+    seeds = [post(e) for e in ("exp/ecapa_mtl", "exp/ecapa_mtl_s1", "exp/ecapa_mtl_s2")]
+    lin, fused = post("exp/compare_logreg"), post("exp/fusion")
     assert sorted(fused) == sorted(test_utts)
-    assert all(np.allclose(fused[u], (a[u] + b[u]) / 4 + lin[u] / 2, atol=1e-4) for u in fused)
-    assert "| fusion | 1 |" in (recipe / "exp/fusion/RESULTS.md").read_text()
+    assert all(np.allclose(fused[u], sum(p[u] for p in seeds) / 6 + lin[u] / 2, atol=1e-4) for u in fused)
+    fusion_results = (recipe / "exp/fusion/RESULTS.md").read_text()
+    assert "| fusion | 1 |" in fusion_results
+    assert "run.sh --train_config conf/tiny/train.yaml --folds 1" in fusion_results  # the command, options kept
 
     # A second run resumes: every stage finds its outputs complete and the model is not retrained.
     before = (fold / "model.best.pt").stat().st_mtime_ns
