@@ -1,6 +1,6 @@
 """egs/ravdess/ecapa_mtl end to end on a tiny subset of the real corpus: prep, log-mel and ComParE
-dumps, three seeds (the default) of the emotion + gender model and the functionals' logistic regression on one
-EmoBox fold, their late fusion, scoring, and resume."""
+dumps, three seeds (the default) of the emotion + gender model and the functionals' logistic
+regression on one EmoBox fold, their late fusion, scoring, and resume."""
 
 import json
 from pathlib import Path
