@@ -68,6 +68,8 @@ def main():
     ap.add_argument("--tol", type=float, default=5e-4,
                     help="stop the warm-up once an iteration gains less than this (relative); 0: run all")
     ap.add_argument("--schedule", default="progressive", choices=["progressive", "full"])
+    ap.add_argument("--n-init", type=int, default=None,
+                    help="seedings tried per scale, the best kept (default: 3 for 256 <= K <= 1024, else 1)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--num-threads", type=int, default=0, help="CPU threads for torch/faiss (0: library default)")
@@ -131,7 +133,7 @@ def main():
     if to_fit:
         fitted = fit_multiscale(reader, fit_utts, to_fit, max_fit_frames=max_fit_frames, backend=args.backend,
                                 seed=args.seed, niter=args.niter, tol=args.tol, schedule=args.schedule,
-                                device=args.device)
+                                n_init=args.n_init, device=args.device)
         for km in fitted:
             km.save(out / f"km_k{km.k}.npz")
             log.info("K=%d: saved %s", km.k, out / f"km_k{km.k}.npz")

@@ -21,7 +21,7 @@ def _rows_per_block(k: int) -> int:
 
 
 class FaissBackend:
-    """faiss-cpu: `faiss.Kmeans` for the warm-up, `IndexFlatL2` (BLAS search) for assignment."""
+    """faiss-cpu: `IndexFlatL2` (BLAS search) for assignment, in the warm-up's Lloyd's iterations too."""
 
     name = "faiss"
 
@@ -49,23 +49,22 @@ class FaissBackend:
             out_l[a:a + step], out_d[a:a + step] = i[:, 0], np.maximum(d[:, 0], 0.0)
         return out_l, out_d
 
-    def warmup(self, x: np.ndarray, k: int, niter: int, seed: int, init: str, tol: float = 0.0):
-        """faiss's own Lloyd's on all of `x`, from k-means++ or faiss's random init (both from `seed`),
-        one iteration per call so that it can stop once converged. Returns (centroids, objectives)."""
-        x = np.ascontiguousarray(x, dtype=np.float32)
-        c = init_centroids(x, k, seed, init, self.device)
-        objectives = []
-        for i in range(niter):
-            # max_points_per_centroid: faiss would otherwise subsample to 256 K points without saying
-            # so; the caller already chose exactly which frames to fit on.
-            km = self.faiss.Kmeans(x.shape[1], k, niter=1, seed=seed + i, spherical=False, verbose=False,
-                                   max_points_per_centroid=len(x) // k + 1, min_points_per_centroid=1)
-            km.train(x, init_centroids=c)
-            c = np.array(km.centroids, dtype=np.float32)
-            objectives.append(float(km.obj[-1]) / len(x))  # of the centroids this iteration started from
-            if converged(objectives, tol):
-                break
-        return c, objectives
+    def warmup(self, x: np.ndarray, k: int, niter: int, seed: int, init: str, tol: float = 0.0, start=None):
+        """Lloyd's on all of `x` with faiss' search, from `start` or from the seeding, stopping once
+        converged; returns (centroids, objectives). (faiss.Kmeans itself costs twice a search per
+        iteration at K = 64: it re-checks and re-copies the data each call.)"""
+        xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+        c = init_centroids(x, k, seed, init, self.device) if start is None else np.asarray(start, np.float32)
+        if c is None:
+            c = x[np.random.default_rng(seed).choice(len(x), k, replace=False)]
+
+        def assign(c):
+            self.set_centroids(c.numpy())
+            labels, d2 = self.assign(x)
+            return torch.from_numpy(labels), torch.from_numpy(d2)
+        c, objectives = lloyd(xt, torch.as_tensor(np.array(c, dtype=np.float32)), assign, niter, tol,
+                              torch.Generator().manual_seed(seed))
+        return c.numpy(), objectives
 
 
 def converged(objectives, tol: float) -> bool:
@@ -105,25 +104,39 @@ class TorchBackend:
         return labels.cpu().numpy(), d2.cpu().numpy()
 
     @torch.no_grad()
-    def warmup(self, x: np.ndarray, k: int, niter: int, seed: int, init: str, tol: float = 0.0):
-        """Lloyd's on all of `x`, stopping once converged; returns (centroids, objectives)."""
+    def warmup(self, x: np.ndarray, k: int, niter: int, seed: int, init: str, tol: float = 0.0, start=None):
+        """Lloyd's on all of `x` from `start` or from the seeding, stopping once converged; returns
+        (centroids, objectives)."""
         gen = torch.Generator().manual_seed(seed)
         xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
-        c = init_centroids(x, k, seed, init, self.device)
+        c = init_centroids(x, k, seed, init, self.device) if start is None else np.asarray(start, np.float32)
         c = torch.from_numpy(c).to(self.device) if c is not None else \
             xt[torch.randperm(len(xt), generator=gen)[:k].to(self.device)].clone()
-        objectives = []
-        for _ in range(niter):
+
+        def assign(c):
             self.set_centroids(c.cpu().numpy())
-            labels, d2 = self._assign_tensor(xt)
-            objectives.append(float(d2.double().mean()))
-            sums = torch.zeros_like(c).index_add_(0, labels, xt)
-            counts = torch.bincount(labels, minlength=k)
-            c = sums / counts.clamp_min(1).unsqueeze(1).to(sums.dtype)
-            split_empty(c, counts.cpu(), gen)
-            if converged(objectives, tol):
-                break
+            return self._assign_tensor(xt)
+        c, objectives = lloyd(xt, c, assign, niter, tol, gen)
         return c.cpu().numpy(), objectives
+
+
+@torch.no_grad()
+def lloyd(x: torch.Tensor, c: torch.Tensor, assign, niter: int, tol: float, gen: torch.Generator):
+    """Lloyd's iterations on x from centroids c; `assign(c)` -> (labels, squared distances) tensors.
+    Empty clusters are split off populous ones (`split_empty`). Returns (centroids, objectives):
+    objectives[i] is the mean squared distance to the centroids iteration i started from."""
+    objectives = []
+    for _ in range(niter):
+        labels, d2 = assign(c)
+        labels, d2 = labels.to(x.device), d2.to(x.device)
+        objectives.append(float(d2.double().mean()))
+        sums = torch.zeros_like(c).index_add_(0, labels, x)
+        counts = torch.bincount(labels, minlength=len(c))
+        c = sums / counts.clamp_min(1).unsqueeze(1).to(sums.dtype)
+        split_empty(c, counts.cpu(), gen)
+        if converged(objectives, tol):
+            break
+    return c, objectives
 
 
 def split_empty(c: torch.Tensor, counts: torch.Tensor, gen: torch.Generator) -> None:
@@ -144,55 +157,78 @@ def split_empty(c: torch.Tensor, counts: torch.Tensor, gen: torch.Generator) -> 
         counts[src] -= counts[j]
 
 
-INIT_POINTS_PER_CENTROID = 8
+# Seeding pool: 128 rows per centroid (at least 8 K, at most 256 K); 128 rounds of centres (exact
+# greedy k-means++ up to K = 128); distances in the pool's top 128 principal directions.
+# On clustered data the pool size matters most: at K = 512, 8 rows per centroid ended 1.4-2.1 %
+# above sklearn's best of 20 seedings on 30 K rows, 128 per centroid about level (bench/README.md).
+INIT_POINTS_PER_CENTROID = 128
 INIT_MIN_POINTS = 8192
-INIT_ROUNDS = 64
+INIT_MAX_POINTS = 1 << 18
+INIT_ROUNDS = 128
+INIT_DIMS = 128
+_COV_ROWS = 32768
+
+
+def seeding_space(xt: torch.Tensor, dims: int):
+    """(rows projected on their top `dims` principal directions, squared norm of what is left).
+
+    Squared distances become ||P(x - c)||^2 + r_x + r_c: exact but for the residuals' cross term,
+    which is small when what PCA leaves is noise-like. Seeding reads the pool once per round, so
+    this divides its memory traffic by D / dims (6 at 768 dims); Lloyd's iterations stay exact."""
+    if xt.shape[1] <= dims:
+        return xt, torch.zeros(len(xt), dtype=xt.dtype, device=xt.device)
+    mean = xt[:_COV_ROWS].mean(0)
+    sub = xt[:_COV_ROWS] - mean
+    basis = torch.linalg.eigh(sub.T @ sub)[1][:, -dims:]  # eigenvalues ascending: the last are the top
+    proj = xt @ basis - mean @ basis  # no centred copy of the pool: it is the largest array here
+    centred_sq = torch.linalg.vector_norm(xt, dim=1).square_() - 2 * (xt @ mean) + mean @ mean
+    return proj, (centred_sq - (proj * proj).sum(1)).clamp_min_(0)
 
 
 @torch.no_grad()
-def init_centroids(x: np.ndarray, k: int, seed: int, init: str, device, n_init: int = 1) -> np.ndarray | None:
-    """Greedy k-means++ seeding on the first max(8 K, 8192) rows of x, or None for "random" (the
-    backend then draws K distinct rows from the seed).
+def init_centroids(x: np.ndarray, k: int, seed: int, init: str, device) -> np.ndarray | None:
+    """Greedy k-means++ seeding on the first min(max(128 K, 8192), 256 K) rows of x, or None for
+    "random" (the backend then draws K distinct rows from the seed).
 
     Greedy k-means++ (scikit-learn's): each new centre is the best of 2 + ln K candidates drawn
     with probability proportional to D^2, "best" meaning the lowest resulting sum of D^2. On
     clustered speech-like data it ends several percent lower than plain k-means++ or random
     seeding after the same Lloyd iterations (bench/README.md). Exact seeding needs K sequential
-    passes, minutes at K = 4096; so each of 64 rounds draws K/64 centres at once (each the best of its
-    own candidates) and updates D^2 with one matrix product: exact greedy k-means++ when K <= 64.
+    passes, minutes at K = 4096; so each of 128 rounds draws K/128 centres at once (each the best
+    of its own candidates) and updates D^2 with one matrix product, in the pool's principal
+    subspace (`seeding_space`). Trying several seedings is `KMeans(n_init=...)`'s job.
     """
     if init == "random":
         return None
     if init != "kmeans++":
         raise SerError(f"unknown k-means init '{init}' (known: kmeans++, random)")
     gen = torch.Generator().manual_seed(seed)
-    n = max(INIT_POINTS_PER_CENTROID * k, INIT_MIN_POINTS)
+    n = min(max(INIT_POINTS_PER_CENTROID * k, INIT_MIN_POINTS), max(INIT_MAX_POINTS, k))
     xt = torch.from_numpy(np.ascontiguousarray(x[:n], dtype=np.float32)).to(device)
-    x_sq = (xt * xt).sum(1)
+    proj, resid = seeding_space(xt, INIT_DIMS)
+    norms = (proj * proj).sum(1) + resid
 
-    def sq_dist(idx):
-        return (x_sq[:, None] - 2 * xt @ xt[idx].T + x_sq[idx][None, :]).clamp_min_(0)
+    def sq_dist(idx):  # one (pool x candidates) array, updated in place
+        return torch.addmm(norms[idx][None, :], proj, proj[idx].T, alpha=-2.0).add_(norms[:, None]).clamp_min_(0)
 
     trials = 2 + int(math.log(k))
     per_round = max(1, -(-k // INIT_ROUNDS))
-    result, result_potential = None, float("inf")
-    for _ in range(n_init):
-        chosen = [int(torch.randint(len(xt), (1,), generator=gen))]
-        best = sq_dist(chosen)[:, 0]
-        while len(chosen) < k:
-            take = min(per_round, k - len(chosen))
-            weights = best.double().cpu()
-            if float(weights.sum()) <= 0:  # fewer distinct rows than k: duplicates become empty clusters
-                weights = torch.ones_like(weights)
-            cand = torch.multinomial(weights, take * trials, replacement=True, generator=gen).to(device)
-            d2 = sq_dist(cand)
-            potential = torch.minimum(best[:, None], d2).sum(0).view(take, trials)
-            pick = potential.argmin(1) + torch.arange(take, device=device) * trials
-            chosen += cand[pick].tolist()
-            best = torch.minimum(best, d2[:, pick].min(1).values)
-        if float(best.sum()) < result_potential:
-            result, result_potential = chosen, float(best.sum())
-    return xt[result].cpu().numpy()
+    chosen = [int(torch.randint(len(xt), (1,), generator=gen))]
+    best = sq_dist(chosen)[:, 0]
+    best[chosen] = 0.0
+    while len(chosen) < k:
+        take = min(per_round, k - len(chosen))
+        weights = best.double().cpu()
+        if float(weights.sum()) <= 0:  # fewer distinct rows than k: duplicates become empty clusters
+            weights = torch.ones_like(weights)
+        cand = torch.multinomial(weights, take * trials, replacement=True, generator=gen).to(device)
+        d2 = sq_dist(cand)
+        d2[cand, torch.arange(len(cand), device=device)] = 0.0  # a row is at distance 0 from itself
+        potential = torch.minimum(best[:, None], d2).sum(0).view(take, trials)
+        pick = potential.argmin(1) + torch.arange(take, device=device) * trials
+        chosen += cand[pick].tolist()
+        best = torch.minimum(best, d2[:, pick].min(1).values)
+    return xt[chosen].cpu().numpy()
 
 
 BACKENDS = {"faiss": FaissBackend, "torch": TorchBackend}

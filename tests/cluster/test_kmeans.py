@@ -105,3 +105,37 @@ def test_bad_input_is_a_clear_error(tmp_path):
     (tmp_path / "bad.npz").write_text("nope")
     with pytest.raises(SerError, match="bad.npz"):
         KMeans.load(tmp_path / "bad.npz")
+
+
+@pytest.mark.parametrize("backend", ["faiss", "torch"])
+def test_n_init_finishes_the_best_screened_seeding(backend):
+    x, _ = make_blobs(6000, n_features=24, centers=60, cluster_std=2.0, random_state=2)
+    km = KMeans(32, backend=backend, seed=0, n_init=4, verbose=False).fit(x.astype(np.float32))
+    tries = km.fit_info["warmup_tries_mean_sq_dist"]
+    assert len(tries) == 4 and len(set(tries)) > 1  # each seeding is its own
+    objectives = km.fit_info["warmup_mean_sq_dist"]
+    assert objectives[2] == min(tries)  # the kept run is the one whose screening ended lowest ...
+    assert objectives[-1] <= min(tries)  # ... and its further iterations only lower it
+    assert km.config()["n_init"] == 4  # saved with the model
+    with pytest.raises(SerError, match="n_init >= 1"):
+        KMeans(8, n_init=0)
+
+
+def test_default_n_init_by_codebook_size():
+    from ser.cluster.kmeans import default_n_init
+
+    assert [default_n_init(k) for k in (64, 255, 256, 512, 1024, 4096)] == [1, 1, 3, 3, 3, 1]
+
+
+def test_seeding_space_keeps_distances_of_low_rank_data():
+    import torch
+
+    from ser.cluster.backends import seeding_space
+
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy((rng.standard_normal((5000, 16)) @ rng.standard_normal((16, 96))).astype(np.float32))
+    proj, resid = seeding_space(x, 32)  # rank 16 < 32 dims: the projection is exact
+    assert proj.shape == (5000, 32) and float(resid.max()) < 1e-3 * float((x * x).sum(1).mean())
+    exact = torch.cdist(x[:50], x[50:100]) ** 2
+    approx = torch.cdist(proj[:50], proj[50:100]) ** 2
+    assert torch.allclose(approx, exact, rtol=1e-3, atol=1e-2 * float(exact.mean()))
