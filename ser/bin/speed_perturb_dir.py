@@ -34,6 +34,11 @@ def perturb(wav, factor: float, sr: int = SAMPLE_RATE):
     return torchaudio.functional.resample(torch.from_numpy(wav), int(round(sr * factor)), sr).numpy()
 
 
+def speed_tag(factor: float) -> str:
+    """The prefix of a copy at `factor`: sp0.9-<utt> (Kaldi's perturb_data_dir_speed.sh naming)."""
+    return f"sp{factor:g}"
+
+
 def perturbed_spk(spk: str, new_utt: str, tag: str) -> str:
     return f"{UNKNOWN_PREFIX}{new_utt}" if spk.startswith(UNKNOWN_PREFIX) else f"{tag}-{spk}"
 
@@ -43,7 +48,7 @@ def perturb_dir(src, dst, factors, wav_dir) -> int:
     fields = {name: dict(values) for name, values in dd.fields.items()}
     wav_scp, utt2spk = dd.get("wav.scp"), dd.utt2spk
     for f in factors:
-        tag = f"sp{f:g}"
+        tag = speed_tag(f)
         out_dir = Path(wav_dir) / tag
         out_dir.mkdir(parents=True, exist_ok=True)
         for utt in tqdm(dd.utts, desc=f"{src} x{f:g}", leave=False, dynamic_ncols=True):

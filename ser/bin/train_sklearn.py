@@ -8,7 +8,11 @@ classifier, trained on one fold and used to predict its test set.
 The valid actors are training actors of the fold, so they join the training set: a linear model
 needs no early stopping. C is chosen by an inner cross-validation grouped by speaker over those
 training speakers (unweighted accuracy, i.e. balanced accuracy), then the model is refit on all of
-them. Features are standardised with training statistics only. `--speaker-norm` instead z-normalises
+them. Features are standardised with training statistics only. `--speed-copies 0.9,1.1` also
+trains on the speed-perturbed copies of every training utterance (`sp0.9-<utt>`, made by
+`ser.bin.speed_perturb_dir` and dumped into the same --feats store): a perturbed voice is another
+voice, which a linear model on 20 actors lacks; the inner CV keeps every copy in its original
+speaker's group, so no held-out actor is seen through a copy. `--speaker-norm` instead z-normalises
 every speaker's rows over that speaker's own utterances, test speakers included: it uses the test
 speakers' unlabelled audio, so its results are reported as their own row, never as the main system.
 
@@ -23,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ser.bin.speed_perturb_dir import speed_tag
 from ser.data.datadir import DataDir, write_kv
 from ser.features.store import FeatReader
 from ser.utils import SerError, atomic_path, get_logger, run_main
@@ -40,6 +45,19 @@ def load_split(reader: FeatReader, data: DataDir, classes, labelled=True):
         raise SerError(f"{data.path}/utt2emo: labels {unknown} are not in --classes {','.join(classes)}")
     y = np.array([classes.index(emo[u]) for u in utts]) if labelled else None
     return utts, x, y, [data.utt2spk[u] for u in utts]
+
+
+def speed_copy_rows(reader: FeatReader, utts, y, speakers, factors):
+    """Rows of the speed-perturbed copies of `utts`, with their labels, their original speakers (the
+    inner-CV groups) and each copy's own voice (`sp0.9-<spk>`, for per-speaker normalisation)."""
+    names = [f"{speed_tag(f)}-{u}" for f in factors for u in utts]
+    missing = [n for n in names if n not in reader]
+    if missing:
+        raise SerError(f"{reader.scp}: {len(missing)} speed-perturbed copies have no row (e.g. {missing[0]}); "
+                       "dump the features of the ser.bin.speed_perturb_dir output into this store")
+    x = np.stack([reader[n].reshape(-1) for n in names]).astype(np.float64)
+    voices = [f"{speed_tag(f)}-{s}" for f in factors for s in speakers]
+    return x, np.tile(y, len(factors)), list(speakers) * len(factors), voices
 
 
 def speaker_znorm(x, speakers):
@@ -97,25 +115,36 @@ def main():
     ap.add_argument("--exp-dir", required=True)
     ap.add_argument("--classifier", default="logreg", choices=sorted(DEFAULT_CS))
     ap.add_argument("--cs", default=None, help="comma-separated C grid (default depends on --classifier)")
+    ap.add_argument("--speed-copies", default="", help="comma-separated speed factors, e.g. 0.9,1.1: also train on "
+                    "these copies of every training utterance (rows sp<f>-<utt> of --feats)")
     ap.add_argument("--speaker-norm", action="store_true", help="z-normalise per speaker (uses test speakers' audio)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
     classes = args.classes.split(",")
     cs = [float(c) for c in (args.cs or DEFAULT_CS[args.classifier]).split(",")]
+    try:
+        factors = [float(f) for f in args.speed_copies.split(",") if f.strip()]
+    except ValueError:
+        raise SerError(f"--speed-copies '{args.speed_copies}' must be comma-separated numbers") from None
     reader = FeatReader(args.feats)
     parts = [load_split(reader, DataDir.load(d), classes) for d in filter(None, [args.train_dir, args.valid_dir])]
     x = np.concatenate([p[1] for p in parts])
     y = np.concatenate([p[2] for p in parts])
     groups = sum((p[3] for p in parts), [])
+    voices = list(groups)
+    n_orig = len(y)
+    if factors:
+        cx, cy, cgroups, cvoices = speed_copy_rows(reader, sum((p[0] for p in parts), []), y, groups, factors)
+        x, y, groups, voices = np.concatenate([x, cx]), np.concatenate([y, cy]), groups + cgroups, voices + cvoices
     test_utts, x_test, _, test_spk = load_split(reader, DataDir.load(args.test_dir), classes, labelled=False)
     leaked = set(groups) & set(test_spk)
     if leaked:
         raise SerError(f"test speakers {sorted(leaked)} are also training speakers: not speaker independent")
     if args.speaker_norm:
-        x, x_test = speaker_znorm(x, groups), speaker_znorm(x_test, test_spk)
-    log.info("%s on %d training utterances of %d speakers (%d dims); C grid %s", args.classifier, len(y),
-             len(set(groups)), x.shape[1], cs)
+        x, x_test = speaker_znorm(x, voices), speaker_znorm(x_test, test_spk)
+    log.info("%s on %d training utterances of %d speakers (%d dims; %d speed-perturbed copies); C grid %s",
+             args.classifier, n_orig, len(set(groups)), x.shape[1], len(y) - n_orig, cs)
     best, scores = choose_c(args.classifier, cs, x, y, groups, args.seed)
     model = make_classifier(args.classifier, best, args.seed).fit(x, y)
     post = np.zeros((len(test_utts), len(classes)))
@@ -130,7 +159,8 @@ def main():
         pickle.dump({"model": model, "classes": classes, "speaker_norm": args.speaker_norm}, f)
     with atomic_path(exp / "search.json") as tmp:
         tmp.write_text(json.dumps({"classifier": args.classifier, "chosen_c": best, "inner_cv_ua": scores,
-                                   "speaker_norm": args.speaker_norm, "train_utts": len(y),
+                                   "speaker_norm": args.speaker_norm, "speed_copies": factors,
+                                   "train_utts": n_orig, "train_rows": len(y),
                                    "train_speakers": sorted(set(groups))}, indent=1))
     log.info("C=%g chosen; test predictions in %s", best, out)
 

@@ -77,3 +77,39 @@ def test_unknown_label_names_the_file(tmp_path, monkeypatch):
     with pytest.raises(SerError, match="utt2emo: labels \\['c'\\] are not in --classes a,b"):
         _run(monkeypatch, "--feats", scp, "--classes", "a,b", "--train-dir", d["train"],
              "--test-dir", d["test"], "--exp-dir", tmp_path / "exp")
+
+
+def _add_speed_copies(scp, root, factors, skip=()):
+    """A second store holding the originals and their copies sp<f>-<utt> (what speed_perturb_dir + a
+    dump of its output give), each copy its original plus a small shift."""
+    from ser.features.store import FeatReader
+
+    orig = FeatReader(scp)
+    with FeatWriter(root / "feats_sp", meta={"kind": "test"}) as write:
+        for u in orig.keys():
+            write(u, orig[u])
+            for f in factors:
+                if f"sp{f:g}-{u}" not in skip:
+                    write(f"sp{f:g}-{u}", orig[u] + 0.1 * f)
+    return root / "feats_sp.scp"
+
+
+def test_speed_copies_train_on_more_rows_grouped_by_original_speaker(tmp_path, monkeypatch):
+    scp, d = _corpus(tmp_path, {"train": ["s1", "s2", "s3"], "valid": ["s4"], "test": ["s5"]})
+    scp_sp = _add_speed_copies(scp, tmp_path, [0.9, 1.1])
+    exp = tmp_path / "exp"
+    _run(monkeypatch, "--feats", scp_sp, "--classes", ",".join(CLASSES), "--train-dir", d["train"],
+         "--valid-dir", d["valid"], "--test-dir", d["test"], "--exp-dir", exp, "--cs", "1e-3,1",
+         "--speed-copies", "0.9,1.1")
+    search = json.loads((exp / "search.json").read_text())
+    assert search["train_utts"] == 120 and search["train_rows"] == 360 and search["speed_copies"] == [0.9, 1.1]
+    assert search["train_speakers"] == ["s1", "s2", "s3", "s4"]  # copies join their original's CV group
+    assert sorted(read_kv(exp / "infer_test/utt2post")) == sorted(read_kv(d["test"] / "utt2emo"))  # no copies
+
+
+def test_a_missing_speed_copy_names_the_store(tmp_path, monkeypatch):
+    scp, d = _corpus(tmp_path, {"train": ["s1", "s2"], "test": ["s3"]})
+    scp_sp = _add_speed_copies(scp, tmp_path, [0.9], skip={"sp0.9-s1_03"})
+    with pytest.raises(SerError, match=r"feats_sp.scp: 1 speed-perturbed copies have no row \(e.g. sp0.9-s1_03\)"):
+        _run(monkeypatch, "--feats", scp_sp, "--classes", ",".join(CLASSES), "--train-dir", d["train"],
+             "--test-dir", d["test"], "--exp-dir", tmp_path / "exp", "--speed-copies", "0.9")

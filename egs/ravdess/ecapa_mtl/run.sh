@@ -17,6 +17,7 @@ overrides=                    # config keys for the ECAPAs, e.g. "model.gender_w
 train_on_valid=true          # train the ECAPAs on all 20 non-test actors, keep the last epoch (EmoBox has no valid split)
 seeds="0 1 2"                 # one ECAPA per seed (seed 0 -> exp/ecapa_mtl<tag>, s -> exp/ecapa_mtl<tag>_s<s>)
 functionals=compare           # openSMILE set for the linear model: compare (6373) or egemaps (88); empty: none
+linear_speed_copies=          # e.g. 0.9,1.1: the linear model also trains on these speed-perturbed copies (exp/*_logreg_sp)
 speaker_norm_row=false        # also a linear model on per-speaker z-normalised functionals (uses test speakers' audio)
 tag=
 . utils/parse_options.sh
@@ -24,7 +25,8 @@ classes=neu,cal,hap,sad,ang,fea,dis,sur
 select=$([ "$train_on_valid" = true ] && echo train.select_metric=last || true)
 ecapa_exp() { if [ "$1" = 0 ]; then echo exp/ecapa_mtl$tag; else echo exp/ecapa_mtl${tag}_s$1; fi; }
 ecapas=$(for s in $seeds; do ecapa_exp $s; done)
-linear=${functionals:+exp/${functionals}_logreg}; fused=exp/fusion$tag
+sp=$([ -n "$functionals" ] && [ -n "$linear_speed_copies" ] && echo _sp || true)  # its store holds originals and copies
+linear=${functionals:+exp/${functionals}_logreg$sp}; fused=exp/fusion$tag
 note="Corpus: RAVDESS speech ($RAVDESS), 8 classes, folds: $scheme. No pretrained weights."
 
 if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then
@@ -32,9 +34,10 @@ if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then
   local/data.sh
 fi
 if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
-  echo "stage 1: 80-dim log-mel -> dump/fbank${functionals:+, openSMILE $functionals functionals -> dump/$functionals}"
+  echo "stage 1: 80-dim log-mel -> dump/fbank${functionals:+, openSMILE $functionals functionals -> dump/$functionals$sp}"
   scripts/dump_feats.sh --nj $nj --cmd "$train_cmd" --kind fbank data/all dump/fbank
-  [ -z "$functionals" ] || scripts/dump_feats.sh --nj $nj --cmd "$train_cmd" --kind $functionals data/all dump/$functionals
+  [ -z "$sp" ] || scripts/speed_perturb_dirs.sh --factors $linear_speed_copies data/all data/all_sp
+  [ -z "$functionals" ] || scripts/dump_feats.sh --nj $nj --cmd "$train_cmd" --kind $functionals data/all$sp dump/$functionals$sp
 fi
 if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
   for s in $seeds; do e=$(ecapa_exp $s)
@@ -44,11 +47,12 @@ if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
   done
 fi
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ] && [ -n "$functionals" ]; then
-  echo "stage 3: logistic regression on $functionals functionals, each fold -> $linear/fold*"
-  scripts/train_sklearn_folds.sh --feats dump/$functionals/feats.scp --scheme $scheme --folds "$folds" \
-    --classes $classes --parallel $parallel --cmd "$train_cmd" $linear
-  [ "$speaker_norm_row" = true ] && scripts/train_sklearn_folds.sh --feats dump/$functionals/feats.scp --scheme $scheme \
-    --folds "$folds" --classes $classes --parallel $parallel --cmd "$train_cmd" --speaker_norm true ${linear}_spknorm
+  echo "stage 3: logistic regression on $functionals functionals${sp:+ (+ copies x$linear_speed_copies)}, each fold -> $linear/fold*"
+  scripts/train_sklearn_folds.sh --feats dump/$functionals$sp/feats.scp --scheme $scheme --folds "$folds" \
+    --classes $classes --speed_copies "$linear_speed_copies" --parallel $parallel --cmd "$train_cmd" $linear
+  [ "$speaker_norm_row" = true ] && scripts/train_sklearn_folds.sh --feats dump/$functionals$sp/feats.scp --scheme $scheme \
+    --folds "$folds" --classes $classes --speed_copies "$linear_speed_copies" --parallel $parallel --cmd "$train_cmd" \
+    --speaker_norm true ${linear}_spknorm
 fi
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   echo "stage 4: late fusion (mean of the ECAPAs' posteriors, then equal weight with $linear) -> $fused/fold*"

@@ -1,6 +1,7 @@
 """egs/ravdess/ecapa_mtl end to end on a tiny subset of the real corpus: prep, log-mel and ComParE
-dumps, three seeds (the default) of the emotion + gender model and the functionals' logistic
-regression on one EmoBox fold, their late fusion, scoring, and resume."""
+dumps (the latter also of speed-perturbed copies, --linear_speed_copies), three seeds (the default)
+of the emotion + gender model and the functionals' logistic regression on one EmoBox fold, their late
+fusion, scoring, and resume."""
 
 import json
 from pathlib import Path
@@ -32,7 +33,8 @@ def test_ecapa_mtl_recipe_runs_on_a_subset(tmp_path):
     corpus = _subset(tmp_path / "ravdess_subset")
     recipe = copy_recipe(REPO, "egs/ravdess/ecapa_mtl", tmp_path / "recipe")
     env = {"RAVDESS": str(corpus)}
-    run_recipe(recipe, "--train_config", "conf/tiny/train.yaml", "--folds", "1", env=env)
+    opts = ("--train_config", "conf/tiny/train.yaml", "--folds", "1", "--linear_speed_copies", "0.9,1.1")
+    run_recipe(recipe, *opts, env=env)
 
     assert (recipe / "dump/fbank/feats.scp").is_file()
     fold = recipe / "exp/ecapa_mtl/fold1"
@@ -49,7 +51,9 @@ def test_ecapa_mtl_recipe_runs_on_a_subset(tmp_path):
     assert "| system | folds | UA | WA | macro-F1 |" in results and "| ecapa_mtl | 1 |" in results
     for s in (1, 2):  # the other seeds
         assert (recipe / f"exp/ecapa_mtl_s{s}/fold1/infer_test/scores.json").is_file()
-    assert json.loads((recipe / "exp/compare_logreg/fold1/search.json").read_text())["train_utts"] == 40  # 5 actors x 8
+    search = json.loads((recipe / "exp/compare_logreg_sp/fold1/search.json").read_text())
+    assert search["train_utts"] == 40 and search["train_rows"] == 120  # 5 actors x 8, and the x0.9, x1.1 copies
+    assert len((recipe / "dump/compare_sp/feats.scp").read_text().splitlines()) == 3 * 48  # originals + 2 copies
 
     def post(exp):
         lines = (recipe / exp / "fold1/infer_test/utt2post").read_text().splitlines()
@@ -57,15 +61,15 @@ def test_ecapa_mtl_recipe_runs_on_a_subset(tmp_path):
 
     # fusion: the three seeds averaged, then equal weight with the linear model
     seeds = [post(e) for e in ("exp/ecapa_mtl", "exp/ecapa_mtl_s1", "exp/ecapa_mtl_s2")]
-    lin, fused = post("exp/compare_logreg"), post("exp/fusion")
+    lin, fused = post("exp/compare_logreg_sp"), post("exp/fusion")
     assert sorted(fused) == sorted(test_utts)
     assert all(np.allclose(fused[u], sum(p[u] for p in seeds) / 6 + lin[u] / 2, atol=1e-4) for u in fused)
     fusion_results = (recipe / "exp/fusion/RESULTS.md").read_text()
     assert "| fusion | 1 |" in fusion_results
-    assert "run.sh --train_config conf/tiny/train.yaml --folds 1" in fusion_results  # the command, options kept
+    assert "run.sh --train_config conf/tiny/train.yaml --folds 1 --linear_speed_copies 0.9\\,1.1" in fusion_results
 
     # A second run resumes: every stage finds its outputs complete and the model is not retrained.
     before = (fold / "model.best.pt").stat().st_mtime_ns
-    proc = run_recipe(recipe, "--train_config", "conf/tiny/train.yaml", "--folds", "1", env=env)
-    assert "already prepared" in proc.stderr and "complete; skipping" in proc.stdout
+    proc = run_recipe(recipe, *opts, env=env)
+    assert "already prepared" in proc.stderr and "complete; skipping" in proc.stdout and "up to date" in proc.stdout
     assert (fold / "model.best.pt").stat().st_mtime_ns == before

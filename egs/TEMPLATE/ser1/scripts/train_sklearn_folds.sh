@@ -2,7 +2,9 @@
 # A scikit-learn classifier on utterance-level features (ser.bin.train_sklearn) for every fold,
 # trained on its train + valid speakers, predicting its test speakers. A finished fold is skipped.
 #   scripts/train_sklearn_folds.sh --feats dump/compare/feats.scp --scheme emobox --classes a,b,c
-#       [--folds "1 3"] [--classifier logreg] [--speaker_norm false] [--parallel 2] [--cmd utils/run.py] <exp-dir>
+#       [--folds "1 3"] [--classifier logreg] [--speaker_norm false] [--speed_copies 0.9,1.1] [--parallel 2]
+#       [--cmd utils/run.py] <exp-dir>
+# --speed_copies: also train on those speed-perturbed copies (rows sp<f>-<utt> of --feats).
 set -euo pipefail
 feats=
 scheme=session
@@ -10,6 +12,7 @@ folds=
 classes=
 classifier=logreg
 speaker_norm=false
+speed_copies=
 parallel=1
 cmd=utils/run.py
 . utils/parse_options.sh
@@ -18,7 +21,7 @@ if [ $# -ne 1 ] || [ -z "$feats" ] || [ -z "$classes" ]; then
 fi
 exp=$1
 . scripts/folds.sh
-opts=(--classifier "$classifier"); [ "$speaker_norm" = true ] && opts+=(--speaker-norm)
+opts=(--classifier "$classifier" --speed-copies "$speed_copies"); [ "$speaker_norm" = true ] && opts+=(--speaker-norm)
 pids=()
 for k in $fold_ids; do
   while [ "$(jobs -rp | wc -l)" -ge "$parallel" ]; do sleep 2; done
