@@ -1,4 +1,4 @@
-"""Nearest-centroid search and Lloyd's warm-up, one class per backend.
+"""Nearest-centroid search, one class per backend, and the Lloyd's warm-up they share.
 
 Both backends compute squared distances as ||x||^2 - 2 x.c + ||c||^2, i.e. one BLAS matrix product
 per block of frames; the (frames x K) distance block is kept under about 64 MB, so K = 4096 costs
@@ -20,8 +20,38 @@ def _rows_per_block(k: int) -> int:
     return int(min(65536, max(256, _DIST_BLOCK_VALUES // k)))
 
 
-class FaissBackend:
-    """faiss-cpu: `IndexFlatL2` (BLAS search) for assignment, in the warm-up's Lloyd's iterations too."""
+class _LloydWarmup:
+    """The warm-up every backend shares: Lloyd's on all of `x`, each assignment by the backend's own
+    nearest-centroid search (`_assign_all`), the means and empty-cluster splits in torch."""
+
+    @torch.no_grad()
+    def warmup(self, x: np.ndarray, k: int, niter: int, seed: int, init: str, tol: float = 0.0, start=None):
+        """From `start` centroids, or from the seeding (k-means++, or K distinct rows drawn from `seed`),
+        until converged or `niter` iterations. Returns (centroids, objectives): objectives[i] is the
+        mean squared distance to the centroids iteration i started from."""
+        gen = torch.Generator().manual_seed(seed)
+        xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
+        c = init_centroids(x, k, seed, init, self.device) if start is None else np.asarray(start, np.float32)
+        c = torch.from_numpy(c).to(self.device) if c is not None else \
+            xt[torch.randperm(len(xt), generator=gen)[:k].to(self.device)].clone()
+        objectives = []
+        for _ in range(niter):
+            self.set_centroids(c.cpu().numpy())
+            labels, d2 = self._assign_all(xt)
+            objectives.append(float(d2.double().mean()))
+            sums = torch.zeros_like(c).index_add_(0, labels, xt)
+            counts = torch.bincount(labels, minlength=k)
+            c = sums / counts.clamp_min(1).unsqueeze(1).to(sums.dtype)
+            split_empty(c, counts.cpu(), gen)
+            if converged(objectives, tol):
+                break
+        return c.cpu().numpy(), objectives
+
+
+class FaissBackend(_LloydWarmup):
+    """faiss-cpu: `IndexFlatL2` (BLAS search) for assignment, in the warm-up's Lloyd's iterations too
+    (`faiss.Kmeans` itself costs twice a search per iteration at K = 64: it re-checks and re-copies
+    the data each call)."""
 
     name = "faiss"
 
@@ -49,22 +79,9 @@ class FaissBackend:
             out_l[a:a + step], out_d[a:a + step] = i[:, 0], np.maximum(d[:, 0], 0.0)
         return out_l, out_d
 
-    def warmup(self, x: np.ndarray, k: int, niter: int, seed: int, init: str, tol: float = 0.0, start=None):
-        """Lloyd's on all of `x` with faiss' search, from `start` or from the seeding, stopping once
-        converged; returns (centroids, objectives). (faiss.Kmeans itself costs twice a search per
-        iteration at K = 64: it re-checks and re-copies the data each call.)"""
-        xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-        c = init_centroids(x, k, seed, init, self.device) if start is None else np.asarray(start, np.float32)
-        if c is None:
-            c = x[np.random.default_rng(seed).choice(len(x), k, replace=False)]
-
-        def assign(c):
-            self.set_centroids(c.numpy())
-            labels, d2 = self.assign(x)
-            return torch.from_numpy(labels), torch.from_numpy(d2)
-        c, objectives = lloyd(xt, torch.as_tensor(np.array(c, dtype=np.float32)), assign, niter, tol,
-                              torch.Generator().manual_seed(seed))
-        return c.numpy(), objectives
+    def _assign_all(self, xt: torch.Tensor):
+        labels, d2 = self.assign(xt.numpy())
+        return torch.from_numpy(labels), torch.from_numpy(d2)
 
 
 def converged(objectives, tol: float) -> bool:
@@ -72,7 +89,7 @@ def converged(objectives, tol: float) -> bool:
     return tol > 0 and len(objectives) >= 2 and objectives[-2] - objectives[-1] < tol * objectives[-2]
 
 
-class TorchBackend:
+class TorchBackend(_LloydWarmup):
     """PyTorch: chunked `addmm` + argmin, on CUDA when present; Lloyd's warm-up with random or
     k-means++ initialisation drawn from the seed."""
 
@@ -103,40 +120,7 @@ class TorchBackend:
         labels, d2 = self._assign_tensor(torch.from_numpy(np.ascontiguousarray(x)))
         return labels.cpu().numpy(), d2.cpu().numpy()
 
-    @torch.no_grad()
-    def warmup(self, x: np.ndarray, k: int, niter: int, seed: int, init: str, tol: float = 0.0, start=None):
-        """Lloyd's on all of `x` from `start` or from the seeding, stopping once converged; returns
-        (centroids, objectives)."""
-        gen = torch.Generator().manual_seed(seed)
-        xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
-        c = init_centroids(x, k, seed, init, self.device) if start is None else np.asarray(start, np.float32)
-        c = torch.from_numpy(c).to(self.device) if c is not None else \
-            xt[torch.randperm(len(xt), generator=gen)[:k].to(self.device)].clone()
-
-        def assign(c):
-            self.set_centroids(c.cpu().numpy())
-            return self._assign_tensor(xt)
-        c, objectives = lloyd(xt, c, assign, niter, tol, gen)
-        return c.cpu().numpy(), objectives
-
-
-@torch.no_grad()
-def lloyd(x: torch.Tensor, c: torch.Tensor, assign, niter: int, tol: float, gen: torch.Generator):
-    """Lloyd's iterations on x from centroids c; `assign(c)` -> (labels, squared distances) tensors.
-    Empty clusters are split off populous ones (`split_empty`). Returns (centroids, objectives):
-    objectives[i] is the mean squared distance to the centroids iteration i started from."""
-    objectives = []
-    for _ in range(niter):
-        labels, d2 = assign(c)
-        labels, d2 = labels.to(x.device), d2.to(x.device)
-        objectives.append(float(d2.double().mean()))
-        sums = torch.zeros_like(c).index_add_(0, labels, x)
-        counts = torch.bincount(labels, minlength=len(c))
-        c = sums / counts.clamp_min(1).unsqueeze(1).to(sums.dtype)
-        split_empty(c, counts.cpu(), gen)
-        if converged(objectives, tol):
-            break
-    return c, objectives
+    _assign_all = _assign_tensor
 
 
 def split_empty(c: torch.Tensor, counts: torch.Tensor, gen: torch.Generator) -> None:
