@@ -1,4 +1,6 @@
-"""Speaker-independent folds: each fold is a (test speakers, valid speakers) pair; train is the rest.
+"""Speaker-independent folds: each fold is a (test speakers, valid speakers) pair; train is the rest,
+less any speakers the fold leaves out altogether (`excluded_spks`: a development fold nested in
+another fold's training speakers must not train on that fold's test speakers).
 
 `write_folds` writes data/folds/<scheme>/fold<k>/{train,valid,test} and refuses any fold whose test
 speakers leak into train or valid.
@@ -17,13 +19,15 @@ log = get_logger("folds")
 class Fold:
     test_spks: tuple
     valid_spks: tuple
+    excluded_spks: tuple = ()
 
 
 def split_utts(dd: DataDir, fold: Fold) -> dict:
     utt2spk = dd.utt2spk
     test = [u for u in dd.utts if utt2spk[u] in fold.test_spks]
     valid = [u for u in dd.utts if utt2spk[u] in fold.valid_spks]
-    train = [u for u in dd.utts if utt2spk[u] not in fold.test_spks and utt2spk[u] not in fold.valid_spks]
+    held = set(fold.test_spks) | set(fold.valid_spks) | set(fold.excluded_spks)
+    train = [u for u in dd.utts if utt2spk[u] not in held]
     return {"train": train, "valid": valid, "test": test}
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ser.bin.fuse_posteriors import fuse
+from ser.bin.fuse_posteriors import class_priors, fuse
 from ser.data.datadir import read_kv, write_kv
 from ser.utils import SerError
 
@@ -37,3 +37,29 @@ def test_mismatches_are_errors(tmp_path):
         fuse([tmp_path / "missing"], CLASSES, tmp_path / "out")
     with pytest.raises(SerError, match="weights"):
         fuse([a, a], CLASSES, tmp_path / "out", weights=[1])
+
+
+def _labels(d, labels):
+    d.mkdir()
+    write_kv(d / "utt2emo", {f"t{i}": e for i, e in enumerate(labels)})
+    return d
+
+
+def test_dividing_by_training_priors_favours_the_rare_class(tmp_path):
+    train = _labels(tmp_path / "train", ["a"] * 6 + ["b"] * 3 + ["c"] * 3)
+    priors = class_priors([train], CLASSES)
+    assert np.allclose(priors, [0.5, 0.25, 0.25])
+    sys_ = _system(tmp_path / "s", {"u1": [0.45, 0.35, 0.2]})
+    fuse([sys_], CLASSES, tmp_path / "plain")
+    assert read_kv(tmp_path / "plain/utt2emo_pred") == {"u1": "a"}
+    fused = fuse([sys_], CLASSES, tmp_path / "bal", priors=priors)
+    assert np.allclose(fused["u1"], np.array([0.9, 1.4, 0.8]) / 3.1)
+    assert read_kv(tmp_path / "bal/utt2emo_pred") == {"u1": "b"}
+
+
+def test_priors_need_labelled_training_dirs(tmp_path):
+    with pytest.raises(SerError, match="utt2emo not found"):
+        class_priors([tmp_path], CLASSES)
+    bad = _labels(tmp_path / "bad", ["a", "z"])
+    with pytest.raises(SerError, match="label 'z'"):
+        class_priors([bad], CLASSES)

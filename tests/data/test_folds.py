@@ -31,3 +31,9 @@ def test_leak_is_refused():
 def test_missing_folds_point_to_stage_0(tmp_path):
     with pytest.raises(SerError, match="stage 0"):
         fold_dirs(tmp_path, "session")
+
+
+def test_excluded_speakers_are_in_no_split(tmp_path):
+    write_folds(corpus(), tmp_path, "dev", [Fold(("A",), ("B",), excluded_spks=("C",))])
+    d = fold_dirs(tmp_path, "dev")[0]
+    assert set(DataDir.load(d / "train").utt2spk.values()) == {"D"}

@@ -10,7 +10,8 @@ cmdline="$0${1+$(printf " %q" "$@")}"  # quoted, so the command in RESULTS.md ca
 stage=0; stop_stage=100
 nj=2                          # parallel feature-dumping jobs
 parallel=2                    # folds trained at once (one thread each)
-scheme=emobox                 # emobox (4 folds) or speaker (24 folds, leave one actor out)
+scheme=emobox                 # emobox (4 folds), speaker (24, leave one actor out) or emobox_dev (exp/emobox_dev/:
+                              # each emobox fold's valid actors, by models of its other training actors)
 folds=                        # e.g. "1 3"; empty = every fold
 train_config=conf/train.yaml
 overrides=                    # config keys for the ECAPAs, e.g. "model.gender_weight=0"
@@ -19,14 +20,17 @@ seeds="0 1 2"                 # one ECAPA per seed (seed 0 -> exp/ecapa_mtl<tag>
 functionals=compare           # openSMILE set for the linear model: compare (6373) or egemaps (88); empty: none
 linear_speed_copies=          # e.g. 0.9,1.1: the linear model also trains on these speed-perturbed copies (exp/*_logreg_sp)
 speaker_norm_row=false        # also a linear model on per-speaker z-normalised functionals (uses test speakers' audio)
+balance=true                  # fusion divides the posteriors by the training class frequencies (the decision for UA;
+                              # chosen on emobox_dev, see ../RESULTS.md); false: plain average
 tag=
 . utils/parse_options.sh
 classes=neu,cal,hap,sad,ang,fea,dis,sur
 select=$([ "$train_on_valid" = true ] && echo train.select_metric=last || true)
-ecapa_exp() { if [ "$1" = 0 ]; then echo exp/ecapa_mtl$tag; else echo exp/ecapa_mtl${tag}_s$1; fi; }
+exp=exp; [ "$scheme" = emobox ] || exp=exp/$scheme  # another scheme's models never mix with emobox's
+ecapa_exp() { if [ "$1" = 0 ]; then echo $exp/ecapa_mtl$tag; else echo $exp/ecapa_mtl${tag}_s$1; fi; }
 ecapas=$(for s in $seeds; do ecapa_exp $s; done)
 sp=$([ -n "$functionals" ] && [ -n "$linear_speed_copies" ] && echo _sp || true)  # its store holds originals and copies
-linear=${functionals:+exp/${functionals}_logreg$sp}; fused=exp/fusion$tag
+linear=${functionals:+$exp/${functionals}_logreg$sp}; fused=$exp/fusion$tag
 note="Corpus: RAVDESS speech ($RAVDESS), 8 classes, folds: $scheme. No pretrained weights."
 
 if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then
@@ -55,8 +59,9 @@ if [ $stage -le 3 ] && [ $stop_stage -ge 3 ] && [ -n "$functionals" ]; then
     --speaker_norm true ${linear}_spknorm
 fi
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
-  echo "stage 4: late fusion (mean of the ECAPAs' posteriors, then equal weight with $linear) -> $fused/fold*"
-  scripts/fuse_folds.sh --scheme $scheme --folds "$folds" --classes $classes --groups "$(echo $ecapas | tr ' ' ,) $linear" $fused
+  echo "stage 4: late fusion (mean of the ECAPAs' posteriors, then equal weight with $linear$([ $balance = true ] && echo '; divided by class priors')) -> $fused/fold*"
+  scripts/fuse_folds.sh --scheme $scheme --folds "$folds" --classes $classes --balance $balance \
+    --groups "$(echo $ecapas | tr ' ' ,) $linear" $fused
 fi
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   for e in $ecapas $linear $([ "$speaker_norm_row" = true ] && echo ${linear}_spknorm) $fused; do

@@ -17,6 +17,7 @@ opts=(
   --upstream_path "$PWD/downloads/small_hubert" --tiny_upstream true  # stage 1 saves a random HuBERT-shaped model there
   --hubert_dim 128 --hubert_layers 4 --hubert_heads 4                 # its size (conv front end 128 channels, 4 heads):
   --hubert_ffn_dim "" --hubert_conv_dim ""                            # empty = 4 x and 1 x hubert_dim
+  --parallel 2                # two folds at a time (one torch thread each)
   --title "RAVDESS GMP-ATL" --cmdline "$cmdline"
   --corpus_note "Corpus: RAVDESS speech ($RAVDESS), 8 classes."
 )

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # RAVDESS data prep shared by every RAVDESS recipe -> data/all and data/folds/<scheme>/fold<k>.
 # Run from a recipe dir (egs/ravdess/<recipe>, where local -> ../local) after `. ./path.sh`:
-#   local/data.sh [--schemes emobox,speaker] [--seed 0]
+#   local/data.sh [--schemes emobox,speaker,emobox_dev] [--seed 0]
 # The corpus is $RAVDESS from ./db.sh or the environment (the folder holding Actor_01..Actor_24).
 # Skipped when data/.done matches the current settings.
 set -euo pipefail
 
-schemes=emobox,speaker    # fold schemes written under data/folds
+schemes=emobox,speaker,emobox_dev  # fold schemes written under data/folds
 seed=0                    # draws the emobox validation actors
-help_message="Usage: local/data.sh [--schemes emobox,speaker] [--seed 0]"
+help_message="Usage: local/data.sh [--schemes emobox,speaker,emobox_dev] [--seed 0]"
 
 [ -f ./db.sh ] || { echo "local/data.sh: no ./db.sh here; run me from a recipe dir (egs/ravdess/<recipe>)" >&2; exit 1; }
 . ./db.sh

@@ -24,8 +24,11 @@ Schemes (speaker-independent, model selection included: valid actors come from t
              the remaining folds keep their EmoBox numbers.
     speaker  leave one actor out, 24 folds; fold k tests actor k and validates on the next two
              actors (k+1, k+2 cyclically: one male and one female).
+    emobox_dev  for choosing a system without EmoBox's test actors: fold k tests emobox fold k's two
+             valid actors and trains on the rest of its 20 training actors (valid: another male and
+             female of them), so no emobox fold k test actor is in emobox_dev fold k at all.
 
-Usage: prepare_ravdess.py --corpus DIR --out data [--schemes emobox,speaker] [--seed 0]
+Usage: prepare_ravdess.py --corpus DIR --out data [--schemes emobox,speaker,emobox_dev] [--seed 0]
 """
 
 import argparse
@@ -56,7 +59,7 @@ CLASSES = tuple(EMOTIONS.values())
 INTENSITIES = {"01": "normal", "02": "strong"}
 STATEMENTS = {"01": "Kids are talking by the door", "02": "Dogs are sitting by the door"}
 AUDIO_EXTS = (".wav", ".flac")
-SCHEMES = ("emobox", "speaker")
+SCHEMES = ("emobox", "speaker", "emobox_dev")
 EMOBOX_TEST = (("01", "11", "20", "21"), ("04", "10", "12", "14"), ("08", "09", "19", "23"), ("03", "05", "07", "24"))
 EMOBOX_ALWAYS_TRAIN = tuple(sorted({f"{a:02d}" for a in range(1, 25)} - {a for f in EMOBOX_TEST for a in f}))
 
@@ -190,15 +193,34 @@ def emobox_folds(actors, seed: int = 0) -> dict:
         if not present:
             log.warning("emobox fold%d left out: none of its test actors %s is in the corpus", k, " ".join(test))
             continue
-        rng = random.Random(f"ravdess-emobox-valid-{seed}-{k}")
-        train = actors - set(test)
-        # The always-train actors first; on a partial copy fall back to this fold's other training actors.
-        valid = _pick_one_per_gender(train & set(EMOBOX_ALWAYS_TRAIN), rng)
-        for a in _pick_one_per_gender(train - set(EMOBOX_ALWAYS_TRAIN), rng):
-            if gender(a) not in {gender(v) for v in valid}:
-                valid.append(a)
+        valid = _valid_pair(actors - set(test), random.Random(f"ravdess-emobox-valid-{seed}-{k}"))
         folds[k] = Fold(test_spks=tuple(speaker(a) for a in present),
                         valid_spks=tuple(speaker(a) for a in sorted(valid)))
+    return folds
+
+
+def _valid_pair(train: set, rng) -> list:
+    """One male and one female actor of `train`: the always-train actors first, on a partial copy
+    this fold's other training actors."""
+    valid = _pick_one_per_gender(train & set(EMOBOX_ALWAYS_TRAIN), rng)
+    for a in _pick_one_per_gender(train - set(EMOBOX_ALWAYS_TRAIN), rng):
+        if gender(a) not in {gender(v) for v in valid}:
+            valid.append(a)
+    return valid
+
+
+def emobox_dev_folds(actors, seed: int = 0) -> dict:
+    """{k: Fold} testing emobox fold k's valid actors on models of the rest of its training actors:
+    a development set inside each fold's training actors, for choices that must not see a test actor."""
+    folds = {}
+    for k, outer in emobox_folds(actors, seed).items():
+        held_out = {s.removeprefix("Actor_") for s in outer.test_spks + outer.valid_spks}
+        valid = _valid_pair(set(actors) - held_out, random.Random(f"ravdess-emobox-dev-valid-{seed}-{k}"))
+        if not valid or not set(actors) - held_out - set(valid):
+            log.warning("emobox_dev fold%d left out: too few training actors for a train and a valid set", k)
+            continue
+        folds[k] = Fold(test_spks=outer.valid_spks, valid_spks=tuple(speaker(a) for a in sorted(valid)),
+                        excluded_spks=outer.test_spks)
     return folds
 
 
@@ -215,7 +237,7 @@ def speaker_folds(actors, seed: int = 0) -> dict:
     return folds
 
 
-FOLD_MAKERS = {"emobox": emobox_folds, "speaker": speaker_folds}
+FOLD_MAKERS = {"emobox": emobox_folds, "speaker": speaker_folds, "emobox_dev": emobox_dev_folds}
 
 
 def write_numbered_folds(dd: DataDir, out_root: Path, scheme: str, folds: dict) -> dict:
@@ -246,7 +268,7 @@ def parse_schemes(spec: str) -> list:
 
 # ---- main ----------------------------------------------------------------------------------------------
 
-def prepare(corpus, out, schemes="emobox,speaker", seed: int = 0) -> dict:
+def prepare(corpus, out, schemes="emobox,speaker,emobox_dev", seed: int = 0) -> dict:
     """Writes <out>/all, <out>/folds/<scheme> and <out>/local/ignored_files.txt.
 
     Returns {'dd': DataDir, 'ignored': [(path, reason)], 'sizes': {scheme: {fold: {split: n}}}}.
@@ -285,7 +307,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="RAVDESS speech release -> Kaldi data dirs and speaker-independent folds")
     parser.add_argument("--corpus", required=True, help="folder holding Actor_01..Actor_24")
     parser.add_argument("--out", default="data", help="output root (default: data)")
-    parser.add_argument("--schemes", default="emobox,speaker", help="fold schemes: emobox, speaker (default: %(default)s)")
+    parser.add_argument("--schemes", default="emobox,speaker,emobox_dev", help="fold schemes: emobox, speaker, emobox_dev (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="draws the emobox valid actors (default: 0)")
     args = parser.parse_args(argv)
     prepare(args.corpus, args.out, args.schemes, args.seed)

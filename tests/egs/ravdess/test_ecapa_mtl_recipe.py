@@ -1,7 +1,8 @@
 """egs/ravdess/ecapa_mtl end to end on a tiny subset of the real corpus: prep, log-mel and ComParE
 dumps (the latter also of speed-perturbed copies, --linear_speed_copies), three seeds (the default)
 of the emotion + gender model and the functionals' logistic regression on one EmoBox fold, their late
-fusion, scoring, and resume."""
+fusion divided by the training class priors, scoring, resume, and the emobox_dev scheme's models kept
+apart from emobox's."""
 
 import json
 from pathlib import Path
@@ -59,11 +60,18 @@ def test_ecapa_mtl_recipe_runs_on_a_subset(tmp_path):
         lines = (recipe / exp / "fold1/infer_test/utt2post").read_text().splitlines()
         return {u: np.array([float(x) for x in rest.split()]) for u, rest in (line.split(maxsplit=1) for line in lines)}
 
-    # fusion: the three seeds averaged, then equal weight with the linear model
+    # fusion: the three seeds averaged, then equal weight with the linear model, then divided by the
+    # class frequencies of the fold's training actors (train + valid) and renormalised
     seeds = [post(e) for e in ("exp/ecapa_mtl", "exp/ecapa_mtl_s1", "exp/ecapa_mtl_s2")]
     lin, fused = post("exp/compare_logreg_sp"), post("exp/fusion")
     assert sorted(fused) == sorted(test_utts)
-    assert all(np.allclose(fused[u], sum(p[u] for p in seeds) / 6 + lin[u] / 2, atol=1e-4) for u in fused)
+    classes = ["neu", "cal", "hap", "sad", "ang", "fea", "dis", "sur"]
+    train_labels = [line.split()[1] for split in ("train", "valid")
+                    for line in (recipe / f"data/folds/emobox/fold1/{split}/utt2emo").read_text().splitlines()]
+    prior = np.array([train_labels.count(c) for c in classes]) / len(train_labels)
+    for u in fused:
+        balanced = (sum(p[u] for p in seeds) / 6 + lin[u] / 2) / prior
+        assert np.allclose(fused[u], balanced / balanced.sum(), atol=1e-4)
     fusion_results = (recipe / "exp/fusion/RESULTS.md").read_text()
     assert "| fusion | 1 |" in fusion_results
     assert "run.sh --train_config conf/tiny/train.yaml --folds 1 --linear_speed_copies 0.9\\,1.1" in fusion_results
@@ -73,3 +81,11 @@ def test_ecapa_mtl_recipe_runs_on_a_subset(tmp_path):
     proc = run_recipe(recipe, *opts, env=env)
     assert "already prepared" in proc.stderr and "complete; skipping" in proc.stdout and "up to date" in proc.stdout
     assert (fold / "model.best.pt").stat().st_mtime_ns == before
+
+    # The development scheme: its models live under exp/emobox_dev and test emobox fold 1's valid actors.
+    run_recipe(recipe, *opts, "--stage", "2", "--scheme", "emobox_dev", "--seeds", "0", env=env)
+    dev = recipe / "exp/emobox_dev"
+    dev_preds = (dev / "fusion/fold1/infer_test/utt2emo_pred").read_text().splitlines()
+    valid_spks = set((recipe / "data/folds/emobox/fold1/valid/utt2spk").read_text().split()[1::2])
+    assert dev_preds and {line.split()[0][:8] for line in dev_preds} == valid_spks
+    assert (dev / "ecapa_mtl/RESULTS.md").is_file() and (fold / "model.best.pt").stat().st_mtime_ns == before

@@ -229,3 +229,16 @@ def test_emobox_folds_on_the_full_corpus(tmp_path):
         assert len(spks["train"] | spks["valid"] | spks["test"]) == 24
         tested |= spks["test"]
     assert len(tested) == 16  # the four test sets are disjoint
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason=f"the shared RAVDESS copy {SHARED} is absent")
+def test_emobox_dev_folds_never_hold_their_emobox_folds_test_actors(tmp_path):
+    result = prep.prepare(SHARED, tmp_path / "data", schemes="emobox,emobox_dev")
+    for k, test_actors in enumerate(prep.EMOBOX_TEST, 1):
+        outer = _fold_split_spks(tmp_path / "data/folds/emobox" / f"fold{k}")
+        dev = _fold_split_spks(tmp_path / "data/folds/emobox_dev" / f"fold{k}")
+        assert dev["test"] == outer["valid"]  # the emobox fold's own development actors
+        assert not (dev["train"] | dev["valid"] | dev["test"]) & outer["test"]
+        assert dev["train"] | dev["valid"] | dev["test"] == outer["train"] | outer["valid"]
+        assert sorted(int(s[-2:]) % 2 for s in dev["valid"]) == [0, 1]
+        assert result["sizes"]["emobox_dev"][k] == {"train": 960, "valid": 120, "test": 120}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Dumps features of a data dir in NJ parallel jobs (one ark each) and merges their scps.
 # Finished jobs are skipped on re-runs, so a killed stage resumes.
-#   scripts/dump_feats.sh [--nj 2] [--cmd utils/run.py] [--kind fbank|mfcc|mel|stf|upstream]
+#   scripts/dump_feats.sh [--nj 2] [--cmd utils/run.py] [--kind fbank|mfcc|mel|stf|upstream|compare|egemaps]
 #       [--upstream NAME] [--upstream_path PATH] [--layers all] [--float16 false] <data-dir> <out-dir>
 set -euo pipefail
 nj=2

@@ -2,12 +2,16 @@
 # Late fusion of systems' test posteriors (ser.bin.fuse_posteriors) for every fold. Systems are
 # given in groups: within a group (comma separated) they are averaged, and the groups (space
 # separated) weigh equally, e.g. --groups "exp/a,exp/a_s1 exp/lin" gives 1/4, 1/4, 1/2.
-#   scripts/fuse_folds.sh --scheme emobox --classes a,b,c --groups "exp/x,exp/y exp/z" [--folds "1 3"] <out-exp-dir>
+# --balance true divides the fused posteriors by the class frequencies of the fold's training
+# speakers (train + valid), the decision for unweighted accuracy (ser.bin.fuse_posteriors).
+#   scripts/fuse_folds.sh --scheme emobox --classes a,b,c --groups "exp/x,exp/y exp/z" [--folds "1 3"]
+#       [--balance false] <out-exp-dir>
 set -euo pipefail
 scheme=session
 folds=
 classes=
 groups=
+balance=false
 . utils/parse_options.sh
 if [ $# -ne 1 ] || [ -z "$groups" ] || [ -z "$classes" ]; then
   echo "usage: $0 --classes a,b,c --groups \"exp/a,exp/b exp/c\" [options] <out-exp-dir>" >&2; exit 1
@@ -23,7 +27,8 @@ for g in $groups; do
   done
 done
 for k in $fold_ids; do
-  python -m ser.bin.fuse_posteriors --classes "$classes" --weights "$(IFS=,; echo "${weights[*]}")" \
+  prior=(); [ "$balance" = true ] && prior=(--prior-data "data/folds/$scheme/fold$k/train,data/folds/$scheme/fold$k/valid")
+  python -m ser.bin.fuse_posteriors --classes "$classes" --weights "$(IFS=,; echo "${weights[*]}")" "${prior[@]}" \
     --out-dir "$out/fold$k/infer_test" $(for s in "${systems[@]}"; do echo "$s/fold$k/infer_test"; done)
 done
-echo "$0: fused ${systems[*]} (weights ${weights[*]}) -> $out/fold*/infer_test"
+echo "$0: fused ${systems[*]} (weights ${weights[*]}${prior:+, divided by training class priors}) -> $out/fold*/infer_test"

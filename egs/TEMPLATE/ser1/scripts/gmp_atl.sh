@@ -30,6 +30,8 @@ nj=2                          # parallel jobs of the layer dump
 phase1_infer=true             # also score phase 1's own emotion head (the phase1_only row)
 ablations=                    # extra RESULTS.md rows, any of: no_gmp ce no_gmp_ce layer-1 ... layer-8
 phase1_config=conf/phase1.yaml; phase2_config=conf/phase2.yaml; phase3_config=conf/phase3.yaml
+phase1_overrides=; phase2_overrides=; phase3_overrides=  # more config keys per phase, e.g. "train.max_epochs=8"
+parallel=1                    # folds trained at once in stages 1, 4, 5 (one job each)
 tag=                          # suffix of exp/gmp_atl_<upstream> and dump/gmp_atl_<upstream>
 title=GMP-ATL                 # RESULTS.md title
 corpus_note=                  # start of the RESULTS.md note (the corpus used)
@@ -62,7 +64,8 @@ if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
     python -c "from ser.features.upstream import make_tiny_hubert as m; m('$upstream_path', hidden_size=$hubert_dim, num_layers=$hubert_layers, heads=$hubert_heads, intermediate_size=${hubert_ffn_dim:-$((4 * hubert_dim))}, conv_dim=${hubert_conv_dim:-$hubert_dim})"
   fi
   echo "stage 1: phase 1 ($upstream -> BiLSTM, emotion + gender) -> $exp/phase1/fold*"
-  scripts/gmp_train_folds.sh --train_config $phase1_config --scheme $scheme --folds "$folds" --cmd "$cuda_cmd" --infer $phase1_infer --overrides "$up" $exp/phase1
+  scripts/gmp_train_folds.sh --train_config $phase1_config --scheme $scheme --folds "$folds" --cmd "$cuda_cmd" --parallel $parallel \
+    --infer $phase1_infer --overrides "$up $phase1_overrides" $exp/phase1
 fi
 if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
   for L in $layers; do
@@ -79,16 +82,16 @@ fi
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   for L in $layers; do
     echo "stage 4: phase 2 (predicting masked GMPs of layer $L) -> $exp/L$L/phase2/fold*"
-    scripts/gmp_train_folds.sh --train_config $phase2_config --scheme $scheme --folds "$folds" --cmd "$cuda_cmd" --infer false \
+    scripts/gmp_train_folds.sh --train_config $phase2_config --scheme $scheme --folds "$folds" --cmd "$cuda_cmd" --parallel $parallel --infer false \
       --feats "$(for s in $scales; do echo "km$s=$exp/L$L/km/fold{fold}/labels_k$s.scp"; done)" \
-      --overrides "$up model.init_from=$exp/phase1/fold{fold}/model.best.pt model.scales=[${scales// /,}] data.feats=[km${scales// /,km}]" $exp/L$L/phase2
+      --overrides "$up model.init_from=$exp/phase1/fold{fold}/model.best.pt model.scales=[${scales// /,}] data.feats=[km${scales// /,km}] $phase2_overrides" $exp/L$L/phase2
   done
 fi
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   for s in $systems; do IFS=: read -r name dir init loss <<< "$s"
     echo "stage 5: phase 3 ($name: from $init, loss $loss) -> $exp/$dir/fold*"
-    scripts/gmp_train_folds.sh --train_config $phase3_config --scheme $scheme --folds "$folds" --cmd "$cuda_cmd" \
-      --overrides "$up model.init_from=$exp/$init/fold{fold}/model.best.pt model.loss=$loss" $exp/$dir
+    scripts/gmp_train_folds.sh --train_config $phase3_config --scheme $scheme --folds "$folds" --cmd "$cuda_cmd" --parallel $parallel \
+      --overrides "$up model.init_from=$exp/$init/fold{fold}/model.best.pt model.loss=$loss $phase3_overrides" $exp/$dir
   done
 fi
 if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then

@@ -37,12 +37,4 @@ one_fold() {
       --data-dir "$fd/test" --out-dir "$exp/fold$k/infer_test" "${feat_opts[@]}"
   fi
 }
-pids=()
-for k in $fold_ids; do
-  if [ "$parallel" -le 1 ]; then one_fold "$k"; continue; fi
-  while [ "$(jobs -rp | wc -l)" -ge "$parallel" ]; do sleep 2; done  # polled: `wait -n` would reap a status
-  one_fold "$k" & pids+=($!)
-done
-failed=0
-for p in "${pids[@]}"; do wait "$p" || failed=1; done
-if [ $failed -ne 0 ]; then echo "$0: at least one fold failed; see $exp/fold*/train.log" >&2; exit 1; fi
+for_each_fold "$parallel" one_fold

@@ -22,18 +22,13 @@ fi
 exp=$1
 . scripts/folds.sh
 opts=(--classifier "$classifier" --speed-copies "$speed_copies"); [ "$speaker_norm" = true ] && opts+=(--speaker-norm)
-pids=()
-for k in $fold_ids; do
-  while [ "$(jobs -rp | wc -l)" -ge "$parallel" ]; do sleep 2; done
-  fd=data/folds/$scheme/fold$k
+one_fold() {
+  local k=$1 fd=data/folds/$scheme/fold$1
   if [ -f "$exp/fold$k/search.json" ]; then  # written last by ser.bin.train_sklearn
-    echo "$0: $exp/fold$k is complete; skipping"; continue
+    echo "$0: $exp/fold$k is complete; skipping"; return 0
   fi
   echo "$0: $classifier on fold $k of $scheme -> $exp/fold$k (log: $exp/fold$k/train.log)"
   $cmd "$exp/fold$k/train.log" python -m ser.bin.train_sklearn --feats "$feats" --classes "$classes" \
-    --train-dir "$fd/train" --valid-dir "$fd/valid" --test-dir "$fd/test" --exp-dir "$exp/fold$k" "${opts[@]}" &
-  pids+=($!)
-done
-failed=0
-for p in "${pids[@]}"; do wait "$p" || failed=1; done
-[ $failed -eq 0 ] || { echo "$0: at least one fold failed; see $exp/fold*/train.log" >&2; exit 1; }
+    --train-dir "$fd/train" --valid-dir "$fd/valid" --test-dir "$fd/test" --exp-dir "$exp/fold$k" "${opts[@]}"
+}
+for_each_fold "$parallel" one_fold
