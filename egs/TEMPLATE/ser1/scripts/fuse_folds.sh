@@ -31,4 +31,4 @@ for k in $fold_ids; do
   python -m ser.bin.fuse_posteriors --classes "$classes" --weights "$(IFS=,; echo "${weights[*]}")" "${prior[@]}" \
     --out-dir "$out/fold$k/infer_test" $(for s in "${systems[@]}"; do echo "$s/fold$k/infer_test"; done)
 done
-echo "$0: fused ${systems[*]} (weights ${weights[*]}${prior:+, divided by training class priors}) -> $out/fold*/infer_test"
+echo "$0: fused ${systems[*]} (weights ${weights[*]}$([ "$balance" = true ] && echo ', divided by training class priors')) -> $out/fold*/infer_test"
