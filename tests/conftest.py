@@ -25,6 +25,30 @@ def tiny_hubert(tmp_path_factory) -> Path:
     return make_tiny_hubert(tmp_path_factory.mktemp("tiny_hubert") / "model")
 
 
+@pytest.fixture(scope="session")
+def tiny_whisper(tmp_path_factory) -> Path:
+    """A randomly initialised 2-layer Whisper in transformers format (upstream whisper_custom)."""
+    from ser.features.whisper import make_tiny_whisper
+
+    return make_tiny_whisper(tmp_path_factory.mktemp("tiny_whisper") / "model")
+
+
+RAVDESS_SHARED = ROOT.parent / "shared" / "data" / "ravdess16k"
+# Fold 1 tests actor 01; 02, 06, 13, 15 are EmoBox always-train actors (valid draws one m, one f).
+RAVDESS_SUBSET_ACTORS = ("01", "02", "04", "06", "13", "15")
+
+
+def ravdess_subset(dest: Path, actors=RAVDESS_SUBSET_ACTORS) -> Path:
+    """Links to one utterance per emotion (normal intensity, statement 1, repetition 1) per actor
+    of the shared real RAVDESS copy."""
+    for a in actors:
+        (dest / f"Actor_{a}").mkdir(parents=True)
+        for e in range(1, 9):
+            name = f"03-01-{e:02d}-01-01-01-{a}.flac"
+            (dest / f"Actor_{a}" / name).symlink_to(RAVDESS_SHARED / f"Actor_{a}" / name)
+    return dest
+
+
 def copy_recipe(repo: Path, recipe: str, dest: Path) -> Path:
     """A private copy of egs/<corpus>/<recipe> in `dest`: run.sh and conf/ copied, every link
     (path.sh, utils, local, ...) made absolute, so a test's data/, dump/ and exp/ stay in tmp."""

@@ -36,7 +36,29 @@ log = get_logger("train_sklearn")
 DEFAULT_CS = {"logreg": "1e-4,1e-3,3e-3,1e-2,3e-2,0.1", "linear_svm": "1e-5,1e-4,1e-3,1e-2", "rbf_svm": "0.1,1,10,100"}
 
 
-def load_split(reader: FeatReader, data: DataDir, classes, labelled=True):
+class PooledView:
+    """Utterance rows from a frame-level upstream dump: the mean and standard deviation over frames
+    of each chosen layer, side by side, so a linear model can read any layer of a dump directly."""
+
+    def __init__(self, reader: FeatReader, layers: list[int]):
+        from ser.cluster.frames import LayerView
+
+        self.views = [LayerView(reader, layer) for layer in layers]
+        self.scp = reader.scp
+        self._reader = reader
+
+    def __contains__(self, utt):
+        return utt in self._reader
+
+    def __getitem__(self, utt) -> np.ndarray:
+        parts = []
+        for view in self.views:
+            x = view[utt].astype(np.float64)
+            parts += [x.mean(0), x.std(0)]
+        return np.concatenate(parts)
+
+
+def load_split(reader, data: DataDir, classes, labelled=True):
     utts = data.utts
     x = np.stack([reader[u].reshape(-1) for u in utts]).astype(np.float64)
     emo = data.get("utt2emo")
@@ -118,6 +140,8 @@ def main():
     ap.add_argument("--speed-copies", default="", help="comma-separated speed factors, e.g. 0.9,1.1: also train on "
                     "these copies of every training utterance (rows sp<f>-<utt> of --feats)")
     ap.add_argument("--speaker-norm", action="store_true", help="z-normalise per speaker (uses test speakers' audio)")
+    ap.add_argument("--pool-layers", default="", help="comma-separated layers of a frame-level upstream dump: "
+                    "the rows are then each layer's mean and std over frames (e.g. 3, or 2,3,4; negative from the top)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
@@ -128,6 +152,8 @@ def main():
     except ValueError:
         raise SerError(f"--speed-copies '{args.speed_copies}' must be comma-separated numbers") from None
     reader = FeatReader(args.feats)
+    if args.pool_layers:
+        reader = PooledView(reader, [int(x) for x in args.pool_layers.split(",")])
     parts = [load_split(reader, DataDir.load(d), classes) for d in filter(None, [args.train_dir, args.valid_dir])]
     x = np.concatenate([p[1] for p in parts])
     y = np.concatenate([p[2] for p in parts])
@@ -160,6 +186,7 @@ def main():
     with atomic_path(exp / "search.json") as tmp:
         tmp.write_text(json.dumps({"classifier": args.classifier, "chosen_c": best, "inner_cv_ua": scores,
                                    "speaker_norm": args.speaker_norm, "speed_copies": factors,
+                                   "pool_layers": args.pool_layers,
                                    "train_utts": n_orig, "train_rows": len(y),
                                    "train_speakers": sorted(set(groups))}, indent=1))
     log.info("C=%g chosen; test predictions in %s", best, out)

@@ -1,4 +1,5 @@
-"""s3prl upstreams behind one wrapper: hub names, local checkpoints, download-free features.
+"""Upstreams behind one wrapper: s3prl hub names, local checkpoints, download-free features, and
+Whisper's encoder (ser.features.whisper), which s3prl does not have.
 
 `Upstream` returns every hidden layer; `select_layer` resolves negative indices; `WeightedLayerSum`
 (in ser.nn.layer_sum) mixes layers like s3prl's Featurizer, for dumped and online features alike.
@@ -9,6 +10,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ser.features.checkpoints import load_s3prl_upstream
 from ser.utils import SerError, get_logger
 
 log = get_logger("upstream")
@@ -17,24 +19,13 @@ log = get_logger("upstream")
 FEATURE_ONLY = {"fbank", "fbank_no_cmvn", "mfcc", "mel", "linear", "spectrogram", "stft_mag"}
 
 
-def load_s3prl_upstream(name: str, path: str | None = None):
-    try:
-        from s3prl.nn import S3PRLUpstream
-    except ImportError as e:  # pragma: no cover - install.sh provides it
-        raise SerError(f"s3prl is not importable ({e}); run tools/install.sh") from e
-    if name not in S3PRLUpstream.available_names():
-        raise SerError(f"unknown s3prl upstream '{name}'; see s3prl.nn.S3PRLUpstream.available_names()")
-    if path is not None and not Path(path).exists():
-        raise SerError(f"upstream '{name}': checkpoint path {path} does not exist")
-    try:
-        return S3PRLUpstream(name, path_or_url=path)
-    except Exception as e:
-        raise SerError(
-            f"cannot load s3prl upstream '{name}'{f' from {path}' if path else ''}: {type(e).__name__}: {e}\n"
-            "  Without internet access, give a local checkpoint instead: e.g. upstream: hubert_local with "
-            "upstream_path: /path/to/hubert_base_ls960.pt, or upstream: hf_hubert_custom with upstream_path: "
-            "a transformers model folder; or place the file in s3prl's cache (~/.cache/s3prl)."
-        ) from e
+def load_upstream(name: str, path: str | None = None) -> nn.Module:
+    """The model behind an upstream name: Whisper's encoder for `whisper_*`, else s3prl's."""
+    from ser.features.whisper import WhisperEncoderUpstream, is_whisper
+
+    if is_whisper(name):
+        return WhisperEncoderUpstream(name, path)
+    return load_s3prl_upstream(name, path)
 
 
 def select_layer(index: int, num_layers: int) -> int:
@@ -51,7 +42,7 @@ class Upstream(nn.Module):
         super().__init__()
         self.name = name
         self.trainable = trainable
-        self.model = load_s3prl_upstream(name, path)
+        self.model = load_upstream(name, path)
         if trainable and (name in FEATURE_ONLY or not any(p.requires_grad for p in self.model.parameters())):
             raise SerError(f"upstream '{name}' has no trainable transformer; a recipe phase that trains "
                            "the upstream needs one such as hubert, wavlm_base_plus or hf_hubert_custom")

@@ -9,12 +9,14 @@ from ser.nn.pooling import make_pooling
 
 class SuperbBaseline(nn.Module):
     def __init__(self, info: dict, feat: str = "ssl", proj_dim: int = 256, pooling: str = "mean",
-                 dropout: float = 0.0):
+                 dropout: float = 0.0, layer_norm: bool = False):
         super().__init__()
         layout = info["feats"][feat]
         self.feat = feat
         self.num_layers, self.dim = layout["num_layers"], layout["dim"]
-        self.layer_sum = WeightedLayerSum(self.num_layers)
+        # layer_norm: each layer normalised before the sum (s3prl's Featurizer option); Whisper's
+        # hidden states carry a few dimensions hundreds of times larger than the rest.
+        self.layer_sum = WeightedLayerSum(self.num_layers, layer_norm=layer_norm)
         self.proj = nn.Linear(self.dim, proj_dim)
         self.pool = make_pooling(pooling, proj_dim)
         self.dropout = nn.Dropout(dropout)

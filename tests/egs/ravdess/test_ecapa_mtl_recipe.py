@@ -10,28 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import copy_recipe, run_recipe
+from conftest import RAVDESS_SHARED, copy_recipe, ravdess_subset, run_recipe
 
 REPO = Path(__file__).resolve().parents[3]
-SHARED = REPO.parent / "shared" / "data" / "ravdess16k"
-# Fold 1 tests actor 01; 02, 06, 13, 15 are EmoBox always-train actors (valid draws one m, one f).
-ACTORS = ("01", "02", "04", "06", "13", "15")
+SHARED = RAVDESS_SHARED
 
 pytestmark = pytest.mark.skipif(not SHARED.is_dir(), reason=f"the shared RAVDESS copy {SHARED} is absent")
 
 
-def _subset(dest: Path) -> Path:
-    """Links to one utterance per emotion (normal intensity, statement 1, repetition 1) per actor."""
-    for a in ACTORS:
-        (dest / f"Actor_{a}").mkdir(parents=True)
-        for e in range(1, 9):
-            name = f"03-01-{e:02d}-01-01-01-{a}.flac"
-            (dest / f"Actor_{a}" / name).symlink_to(SHARED / f"Actor_{a}" / name)
-    return dest
-
-
 def test_ecapa_mtl_recipe_runs_on_a_subset(tmp_path):
-    corpus = _subset(tmp_path / "ravdess_subset")
+    corpus = ravdess_subset(tmp_path / "ravdess_subset")
     recipe = copy_recipe(REPO, "egs/ravdess/ecapa_mtl", tmp_path / "recipe")
     env = {"RAVDESS": str(corpus)}
     opts = ("--train_config", "conf/tiny/train.yaml", "--folds", "1", "--linear_speed_copies", "0.9,1.1")

