@@ -18,11 +18,13 @@ SHARED = RAVDESS_SHARED
 pytestmark = pytest.mark.skipif(not SHARED.is_dir(), reason=f"the shared RAVDESS copy {SHARED} is absent")
 
 
-def test_ecapa_mtl_recipe_runs_on_a_subset(tmp_path):
+def test_ecapa_mtl_recipe_runs_on_a_subset(tmp_path, tiny_whisper):
     corpus = ravdess_subset(tmp_path / "ravdess_subset")
     recipe = copy_recipe(REPO, "egs/ravdess/ecapa_mtl", tmp_path / "recipe")
     env = {"RAVDESS": str(corpus)}
-    opts = ("--train_config", "conf/tiny/train.yaml", "--folds", "1", "--linear_speed_copies", "0.9,1.1")
+    # The Whisper member on a tiny random Whisper (whisper_custom): the real one is optional here.
+    opts = ("--train_config", "conf/tiny/train.yaml", "--folds", "1", "--linear_speed_copies", "0.9,1.1",
+            "--whisper", "whisper_custom", "--whisper_path", str(tiny_whisper), "--whisper_layers", "1,2")
     run_recipe(recipe, *opts, env=env)
 
     assert (recipe / "dump/fbank/feats.scp").is_file()
@@ -48,21 +50,26 @@ def test_ecapa_mtl_recipe_runs_on_a_subset(tmp_path):
         lines = (recipe / exp / "fold1/infer_test/utt2post").read_text().splitlines()
         return {u: np.array([float(x) for x in rest.split()]) for u, rest in (line.split(maxsplit=1) for line in lines)}
 
-    # fusion: the three seeds averaged, then equal weight with the linear model, then divided by the
-    # class frequencies of the fold's training actors (train + valid) and renormalised
+    whisper_meta = json.loads((recipe / "dump/whisper_custom/feats.meta.json").read_text())
+    assert whisper_meta["num_layers"] == 3 and whisper_meta["float16"] is True
+    wsearch = json.loads((recipe / "exp/whisper_custom_logreg/fold1/search.json").read_text())
+    assert wsearch["pool_layers"] == "1,2" and wsearch["train_utts"] == 40
+
+    # fusion: the three seeds averaged, then equal weight with the functionals' and Whisper's linear
+    # models, then divided by the class frequencies of the fold's training actors (train + valid)
     seeds = [post(e) for e in ("exp/ecapa_mtl", "exp/ecapa_mtl_s1", "exp/ecapa_mtl_s2")]
-    lin, fused = post("exp/compare_logreg_sp"), post("exp/fusion")
+    lin, wlin, fused = post("exp/compare_logreg_sp"), post("exp/whisper_custom_logreg"), post("exp/fusion")
     assert sorted(fused) == sorted(test_utts)
     classes = ["neu", "cal", "hap", "sad", "ang", "fea", "dis", "sur"]
     train_labels = [line.split()[1] for split in ("train", "valid")
                     for line in (recipe / f"data/folds/emobox/fold1/{split}/utt2emo").read_text().splitlines()]
     prior = np.array([train_labels.count(c) for c in classes]) / len(train_labels)
     for u in fused:
-        balanced = (sum(p[u] for p in seeds) / 6 + lin[u] / 2) / prior
+        balanced = (sum(p[u] for p in seeds) / 9 + lin[u] / 3 + wlin[u] / 3) / prior
         assert np.allclose(fused[u], balanced / balanced.sum(), atol=1e-4)
     fusion_results = (recipe / "exp/fusion/RESULTS.md").read_text()
     assert "| fusion | 1 |" in fusion_results
-    assert "run.sh --train_config conf/tiny/train.yaml --folds 1 --linear_speed_copies 0.9\\,1.1" in fusion_results
+    assert "run.sh --train_config conf/tiny/train.yaml --folds 1 --linear_speed_copies 0.9\\,1.1 --whisper" in fusion_results
 
     # A second run resumes: every stage finds its outputs complete and the model is not retrained.
     before = (fold / "model.best.pt").stat().st_mtime_ns
