@@ -33,6 +33,25 @@ def tiny_whisper(tmp_path_factory) -> Path:
     return make_tiny_whisper(tmp_path_factory.mktemp("tiny_whisper") / "model")
 
 
+def save_tiny_s3prl_hubert(path: Path, **model_cfg) -> Path:
+    """A random 3-layer HuBERT saved in s3prl's converted fairseq layout (loadable as hubert_local);
+    `model_cfg` overrides fields of its model config (e.g. layer_norm_first=True)."""
+    import torch
+    from s3prl.upstream.hubert.hubert_model import HubertConfig, HubertModel, HubertPretrainingConfig
+    from s3prl.upstream.utils import merge_with_parent
+
+    torch.manual_seed(0)
+    model_cfg = dict(label_rate=50, encoder_layers=3, encoder_embed_dim=48, encoder_ffn_embed_dim=96,
+                     encoder_attention_heads=2, conv_pos=16, conv_pos_groups=4, final_dim=16,
+                     conv_feature_layers="[(32,10,5)] + [(32,3,2)] * 4 + [(32,2,2)] * 2", **model_cfg)
+    task_cfg = dict(sample_rate=16000, normalize=False, label_rate=50)
+    model = HubertModel(merge_with_parent(HubertConfig, model_cfg),
+                        merge_with_parent(HubertPretrainingConfig, task_cfg), [None])
+    torch.save({"task_cfg": task_cfg, "model_cfg": model_cfg, "model_weight": model.state_dict(),
+                "dictionaries_symbols": [None]}, path)
+    return path
+
+
 RAVDESS_SHARED = ROOT.parent / "shared" / "data" / "ravdess16k"
 # Fold 1 tests actor 01; 02, 06, 13, 15 are EmoBox always-train actors (valid draws one m, one f).
 RAVDESS_SUBSET_ACTORS = ("01", "02", "04", "06", "13", "15")

@@ -60,8 +60,6 @@ BATCHINGS = ("auto", "padded", "equal-length")
 # Relative difference above which padding counts as changing an upstream's features. Float rounding
 # of a batched matmul is ~1e-7 relative (Whisper base: 3e-5; TF32 on a GPU ~1e-4); the padding
 # effects above are 0.2-1.3. A false alarm only costs speed (equal-length batches), never correctness.
-PROBE_TOLERANCE = 1e-3
-PROBE_SAMPLES = (24123, 12045)  # 1.5 s and 0.75 s, not multiples of any hop or conv stride
 # Default --batch-seconds. On a CPU a clip already fills a core's matrix units, so batches save little
 # and big ones cost memory traffic (bench/README.md section 5, 1 thread, 40 RAVDESS clips: 15 s
 # batches ran Whisper base 1.12x and padded HuBERT base 0.96x as fast as one by one, within that
@@ -103,11 +101,9 @@ class UpstreamDumper:
         return [h[b, : int(frames[b])].numpy() for b in range(len(wavs))]
 
     def batch_dependence(self) -> float:
-        """Largest relative difference between two noise clips run alone and as one padded batch."""
-        rng = np.random.default_rng(0)
-        clips = [(0.1 * rng.standard_normal(n)).astype(np.float32) for n in PROBE_SAMPLES]
-        together = self(clips)
-        return max(max_rel_diff(self([c])[0], t, self.num_layers) for c, t in zip(clips, together))
+        """Largest relative difference between two noise clips run alone and as one padded batch
+        (the upstream's own probe, the one `Upstream(exact_batches=True)` uses)."""
+        return self.up.batch_dependence()
 
 
 def max_rel_diff(a: np.ndarray, b: np.ndarray, num_layers: int = 1) -> float:
@@ -180,6 +176,8 @@ def auto_batching(dumper: UpstreamDumper) -> tuple[str, float]:
     Probed rather than listed by name: whether padding leaks into the features depends on the model's
     configuration (GroupNorm or LayerNorm front end, CMVN, masking), not on its s3prl name, and a
     wrong guess would make stored features depend on which utterances shared a batch."""
+    from ser.features.upstream import PROBE_TOLERANCE
+
     diff = dumper.batch_dependence()
     return ("padded" if diff <= PROBE_TOLERANCE else "equal-length"), diff
 
@@ -194,8 +192,7 @@ def resolve_batching(args, dumper: UpstreamDumper) -> tuple[str, dict]:
     if args.batching != "auto":
         return args.batching, {}
     mode, diff = auto_batching(dumper)
-    log.info("padding changes %s's features by %.2g of their scale (tolerance %g): %s batches", args.upstream, diff,
-             PROBE_TOLERANCE, mode)
+    log.info("padding changes %s's features by %.2g of their scale: %s batches", args.upstream, diff, mode)
     return mode, {"batch_probe_rel_diff": diff}
 
 

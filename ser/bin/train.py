@@ -87,6 +87,9 @@ def main():
     ap.add_argument("--resume", action="store_true", default=True,
                     help="continue from exp-dir/checkpoint.last.pt when it exists (the default)")
     ap.add_argument("--no-resume", dest="resume", action="store_false", help="start over, ignoring checkpoints")
+    ap.add_argument("--restart-finished", action="store_true",
+                    help="when the last checkpoint is of a finished run, train again from the start instead of "
+                    "doing nothing (an interrupted run still resumes)")
     args = ap.parse_args()
 
     conf = load_run_config(args.config, parse_overrides(args.set))
@@ -105,7 +108,8 @@ def main():
     write_text_atomic(exp / "info.json", json.dumps(info, indent=1))
     log.info("model %s: %.2fM trainable parameters", conf["model"]["name"],
              sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6)
-    Trainer(model, tconf, exp, info["num_classes"]).fit(train_set, valid_set, resume=args.resume)
+    Trainer(model, tconf, exp, info["num_classes"]).fit(train_set, valid_set, resume=args.resume,
+                                                        restart_finished=args.restart_finished)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,14 @@ learning with HuBERT, as three models trained one after another.
 silent the defaults here are this project's choices; egs/iemocap/gmp_atl/README.md lists them.
 Every phase takes `init_from` (a previous phase's model.best.pt) and copies the parts named in
 `init_parts` (default: the upstream only; heads of a previous phase solve another task).
+
+Partial fine-tuning (`trainable_layers: N`, default null = every layer trains): only the top N
+transformer layers of the upstream train (ser.features.upstream). Phases 1 and 3 then read the
+frozen bottom's output from a feature store (`frozen_feat`, default "frozen", dumped once by
+`python -m ser.bin.dump_layer --upstream ... --trainable-layers N`) when the data config lists it,
+and run only the top; without it they run the whole upstream on the audio. Phase 2 always runs the
+whole upstream on the audio: its masking replaces frames of the transformer's INPUT, below the cached
+layers, so a cache of the unmasked bottom cannot serve it (see egs/iemocap/gmp_atl/README.md).
 """
 
 import zlib
@@ -35,15 +43,54 @@ from ser.utils import SerError, get_logger
 log = get_logger("gmp_atl")
 
 # Parameters a phase may add that the previous phase never had (transformers HuBERT models without
-# masking in their config have no mask embedding until phase 2 creates one); never required.
-OPTIONAL_KEYS = ("masked_spec_embed",)
+# masking in their config, and every Whisper, have no mask embedding until phase 2 creates one);
+# never required.
+OPTIONAL_KEYS = ("masked_spec_embed", "mask_embed")
 
 
-def make_upstream(name: str, path, trainable: bool, freeze_cnn: bool) -> Upstream:
-    up = Upstream(name, path, trainable=trainable)
+def make_upstream(name: str, path, trainable: bool, freeze_cnn: bool, trainable_layers: int | None = None) -> Upstream:
+    """The phase's upstream; utterances never depend on their batch (`exact_batches`), so training,
+    inference and the per-utterance layer dump see the same features."""
+    if trainable_layers is not None and not freeze_cnn:
+        raise SerError(f"trainable_layers {trainable_layers} freezes everything below the top layers, the conv "
+                       "front end included: it contradicts freeze_cnn: false")
+    up = Upstream(name, path, trainable=trainable, trainable_layers=trainable_layers, exact_batches=True)
     if trainable:
         prepare_for_finetuning(up, freeze_cnn=freeze_cnn)
     return up
+
+
+def frozen_cache(info: dict, up: Upstream, name: str, input_layer) -> str | None:
+    """The feature store of the frozen bottom's output this model reads, or None (audio in).
+
+    The store must come from this upstream's frozen layers with these exact weights (its meta
+    records a fingerprint of them): a cache of other weights would silently feed the top layers
+    states they were never trained on."""
+    if up.trainable_layers is None or name not in info.get("feats", {}):
+        return None
+    meta, k = info["feats"][name], up.first_trainable
+    where = f"feature '{name}' ({meta.get('store', 'its feats.scp')})"
+    want = {"kind": "upstream_frozen", "upstream": up.name, "trainable_layers": up.trainable_layers, "layer": k}
+    wrong = [f"{key} {meta.get(key)!r}, not {v!r}" for key, v in want.items() if meta.get(key) != v]
+    if wrong:
+        raise SerError(f"{where} is not this upstream's frozen-layer cache: {'; '.join(wrong)}")
+    if meta.get("fingerprint") != up.frozen_fingerprint():
+        raise SerError(f"{where}: the frozen layers' weights differ from those the cache was made from (another "
+                       "checkpoint, or an earlier phase that trained them): dump it again from these weights")
+    if input_layer == "all" or (isinstance(input_layer, int) and select_layer(input_layer, up.num_layers) < k):
+        raise SerError(f"input_layer {input_layer!r} reads below the cached layer {k}: with {name} only layers "
+                       f"{k}..{up.num_layers - 1} exist; use one of those or read the audio (no {name} in data.feats)")
+    return name
+
+
+def upstream_states(up: Upstream, batch: dict, cache: str | None):
+    """Every hidden state the model may read, and frame lengths: from the audio, or from the cached
+    frozen bottom through the trainable top (the frozen layers below the cache are None)."""
+    if cache is None:
+        return up(batch["wav"], batch["wav_lens"])
+    h, lens = batch[cache], batch[f"{cache}_lens"]
+    top, lens = up.forward_top(h, lens)
+    return [None] * up.first_trainable + [h] + top, lens
 
 
 def load_parts(model: nn.Module, ckpt_path, parts) -> None:
@@ -100,19 +147,21 @@ class GmpPhase1(nn.Module):
     def __init__(self, info: dict, upstream: str = "hubert", upstream_path: str | None = None,
                  finetune_upstream: bool = True, freeze_cnn: bool = True, input_layer=-1,
                  lstm_hidden: int = 256, lstm_layers: int = 1, proj_hidden: int = 256, proj_dim: int = 256,
-                 dropout: float = 0.1, alpha: float = 0.9, num_genders: int = 2):
+                 dropout: float = 0.1, alpha: float = 0.9, num_genders: int = 2,
+                 trainable_layers: int | None = None, frozen_feat: str = "frozen"):
         super().__init__()
         if not 0.0 <= alpha <= 1.0:
             raise SerError(f"alpha must be in [0, 1], got {alpha}")
         self.alpha = alpha
-        self.upstream = make_upstream(upstream, upstream_path, finetune_upstream, freeze_cnn)
+        self.upstream = make_upstream(upstream, upstream_path, finetune_upstream, freeze_cnn, trainable_layers)
+        self.cache = frozen_cache(info, self.upstream, frozen_feat, input_layer)
         self.encoder = PooledEncoder(self.upstream.num_layers, self.upstream.hidden_size, input_layer, True,
                                      lstm_hidden, lstm_layers, proj_hidden, proj_dim, dropout)
         self.emo_head = nn.Linear(proj_dim, info["num_classes"])
         self.gender_head = nn.Linear(proj_dim, num_genders)
 
     def embed(self, batch):
-        hs, lens = self.upstream(batch["wav"], batch["wav_lens"])
+        hs, lens = upstream_states(self.upstream, batch, self.cache)
         return self.encoder(hs, lens)
 
     def forward(self, batch):
@@ -135,7 +184,8 @@ class GmpPhase2(nn.Module):
                  init_from: str | None = None, init_parts=("upstream",), scales=(64, 512, 4096),
                  label_prefix: str = "km", pred_layer: int = -1, proj_hidden: int = 256,
                  mask_prob: float = 0.08, mask_length: int = 10, min_masks: int = 2,
-                 unmasked_weight: float = 0.0, freeze_cnn: bool = True, valid_mask_seed: int = 0):
+                 unmasked_weight: float = 0.0, freeze_cnn: bool = True, valid_mask_seed: int = 0,
+                 trainable_layers: int | None = None):
         super().__init__()
         self.targets = {int(k): f"{label_prefix}{int(k)}" for k in scales}
         missing = [n for n in self.targets.values() if n not in info.get("feats", {})]
@@ -149,7 +199,9 @@ class GmpPhase2(nn.Module):
         self.mask_prob, self.mask_length, self.min_masks = mask_prob, mask_length, min_masks
         self.unmasked_weight = unmasked_weight
         self.valid_mask_seed = valid_mask_seed
-        self.upstream = make_upstream(upstream, upstream_path, True, freeze_cnn)
+        # Masking is at the transformer's input, below any frozen layers: this phase runs the whole
+        # upstream on the audio (the frozen layers without weight gradients), never a cache.
+        self.upstream = make_upstream(upstream, upstream_path, True, freeze_cnn, trainable_layers)
         self.masker = MaskableUpstream(self.upstream)
         self.pred_layer = select_layer(pred_layer, self.upstream.num_layers)
         dim = self.upstream.hidden_size
@@ -206,9 +258,10 @@ class GmpPhase3(nn.Module):
                  init_from: str | None = None, init_parts=("upstream",), finetune_upstream: bool = True,
                  freeze_cnn: bool = True, input_layer=-1, bilstm: bool = True, lstm_hidden: int = 256,
                  lstm_layers: int = 1, proj_hidden: int = 256, proj_dim: int = 256, dropout: float = 0.1,
-                 loss: str = "am", margin: float = 0.2, scale: float = 30.0):
+                 loss: str = "am", margin: float = 0.2, scale: float = 30.0,
+                 trainable_layers: int | None = None, frozen_feat: str = "frozen"):
         super().__init__()
-        self.upstream = make_upstream(upstream, upstream_path, finetune_upstream, freeze_cnn)
+        self.upstream = make_upstream(upstream, upstream_path, finetune_upstream, freeze_cnn, trainable_layers)
         self.encoder = PooledEncoder(self.upstream.num_layers, self.upstream.hidden_size, input_layer, bilstm,
                                      lstm_hidden, lstm_layers, proj_hidden, proj_dim, dropout)
         try:
@@ -217,9 +270,10 @@ class GmpPhase3(nn.Module):
             raise SerError(f"gmp_atl_phase3: {e}") from e
         if init_from:
             load_parts(self, init_from, list(init_parts))
+        self.cache = frozen_cache(info, self.upstream, frozen_feat, input_layer)  # after init_from: its weights
 
     def embed(self, batch):
-        hs, lens = self.upstream(batch["wav"], batch["wav_lens"])
+        hs, lens = upstream_states(self.upstream, batch, self.cache)
         return self.encoder(hs, lens)
 
     def forward(self, batch):

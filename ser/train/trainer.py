@@ -156,12 +156,23 @@ class Trainer:
             return True
         return value < best if self.conf.select_metric == "loss" else value > best
 
+    def _finished_checkpoint(self) -> bool:
+        if not self.last_ckpt.is_file():
+            return False
+        return bool(torch.load(self.last_ckpt, map_location="cpu", weights_only=False)["state"]["done"])
+
     def _save(self, state):
         with atomic_path(self.last_ckpt) as tmp:
             torch.save(state, tmp)
 
-    def fit(self, train_set, valid_set, resume: bool = True) -> dict:
+    def fit(self, train_set, valid_set, resume: bool = True, restart_finished: bool = False) -> dict:
+        """Trains, resuming from the last checkpoint when `resume`. A checkpoint of a run that
+        finished is a no-op to resume from, unless `restart_finished`: then the caller wants a new
+        run (e.g. its "trained" marker was deleted) and training starts over."""
         conf = self.conf
+        if resume and restart_finished and self._finished_checkpoint():
+            log.info("%s: its last run finished; training again from the start as asked", self.exp_dir)
+            resume = False
         self.exp_dir.mkdir(parents=True, exist_ok=True)
         set_seed(conf.seed)
         model = self.model.to(self.device)

@@ -67,27 +67,26 @@ def ct2_variables(model) -> dict:
             v[f"{dst}/ffn/linear_{i}/weight"], v[f"{dst}/ffn/linear_{i}/bias"] = (
                 sd[f"{src}.{fc}.weight"], sd[f"{src}.{fc}.bias"])
 
-    cfg = model.config
+    def stack(side, cross):
+        cfg = model.config
+        for i in range(getattr(cfg, f"{side}_layers")):
+            src, dst = f"model.{side}.layers.{i}", f"{side}/layer_{i}"
+            attn(f"{src}.self_attn", f"{dst}/self_attention", cross=False)
+            if cross:
+                attn(f"{src}.encoder_attn", f"{dst}/attention", cross=True)
+            ffn(src, dst)
+        v[f"{side}/layer_norm/gamma"] = sd[f"model.{side}.layer_norm.weight"]
+        v[f"{side}/layer_norm/beta"] = sd[f"model.{side}.layer_norm.bias"]
+        v[f"{side}/num_heads"] = np.array(getattr(cfg, f"{side}_attention_heads"), np.int16)
+        v[f"{side}/position_encodings/encodings"] = sd[f"model.{side}.embed_positions.weight"]
+
     v["decoder/activation"] = np.array(0, np.int8)  # scalars CTranslate2 stores beside the weights
     v["decoder/embeddings/weight"] = sd["model.decoder.embed_tokens.weight"]
-    for i in range(cfg.decoder_layers):
-        attn(f"model.decoder.layers.{i}.self_attn", f"decoder/layer_{i}/self_attention", cross=False)
-        attn(f"model.decoder.layers.{i}.encoder_attn", f"decoder/layer_{i}/attention", cross=True)
-        ffn(f"model.decoder.layers.{i}", f"decoder/layer_{i}")
-    v["decoder/layer_norm/gamma"] = sd["model.decoder.layer_norm.weight"]
-    v["decoder/layer_norm/beta"] = sd["model.decoder.layer_norm.bias"]
-    v["decoder/num_heads"] = np.array(cfg.decoder_attention_heads, np.int16)
-    v["decoder/position_encodings/encodings"] = sd["model.decoder.embed_positions.weight"]
+    stack("decoder", cross=True)
     for name in ("conv1", "conv2"):
         v[f"encoder/{name}/weight"] = sd[f"model.encoder.{name}.weight"]
         v[f"encoder/{name}/bias"] = sd[f"model.encoder.{name}.bias"]
-    for i in range(cfg.encoder_layers):
-        attn(f"model.encoder.layers.{i}.self_attn", f"encoder/layer_{i}/self_attention", cross=False)
-        ffn(f"model.encoder.layers.{i}", f"encoder/layer_{i}")
-    v["encoder/layer_norm/gamma"] = sd["model.encoder.layer_norm.weight"]
-    v["encoder/layer_norm/beta"] = sd["model.encoder.layer_norm.bias"]
-    v["encoder/num_heads"] = np.array(cfg.encoder_attention_heads, np.int16)
-    v["encoder/position_encodings/encodings"] = sd["model.encoder.embed_positions.weight"]
+    stack("encoder", cross=False)
     return v
 
 

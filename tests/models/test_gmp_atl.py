@@ -4,6 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from conftest import save_tiny_s3prl_hubert
 from ser.features.upstream import Upstream
 from ser.features.upstream_masking import MaskableUpstream, conv_output_lengths, prepare_for_finetuning
 from ser.models import build_model
@@ -16,20 +17,7 @@ WAV_LENS = [16000, 11000, 7050]
 @pytest.fixture(scope="module")
 def fairseq_hubert(tmp_path_factory):
     """A random 3-layer HuBERT in s3prl's converted fairseq format (loadable as hubert_local)."""
-    from s3prl.upstream.hubert.hubert_model import HubertConfig, HubertModel, HubertPretrainingConfig
-    from s3prl.upstream.utils import merge_with_parent
-
-    torch.manual_seed(0)
-    model_cfg = dict(label_rate=50, encoder_layers=3, encoder_embed_dim=48, encoder_ffn_embed_dim=96,
-                     encoder_attention_heads=2, conv_pos=16, conv_pos_groups=4, final_dim=16,
-                     conv_feature_layers="[(32,10,5)] + [(32,3,2)] * 4 + [(32,2,2)] * 2")
-    task_cfg = dict(sample_rate=16000, normalize=False, label_rate=50)
-    model = HubertModel(merge_with_parent(HubertConfig, model_cfg),
-                        merge_with_parent(HubertPretrainingConfig, task_cfg), [None])
-    path = tmp_path_factory.mktemp("fairseq_hubert") / "tiny_hubert.pt"
-    torch.save({"task_cfg": task_cfg, "model_cfg": model_cfg, "model_weight": model.state_dict(),
-                "dictionaries_symbols": [None]}, path)
-    return path
+    return save_tiny_s3prl_hubert(tmp_path_factory.mktemp("fairseq_hubert") / "tiny_hubert.pt")
 
 
 @pytest.fixture(scope="module")
@@ -215,3 +203,126 @@ def test_unfrozen_conv_stack_of_a_fairseq_upstream_gets_gradients(fairseq_hubert
     m(make_batch())["loss"].backward()
     conv = m.upstream.model.upstream.model.feature_extractor
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in conv.parameters())
+
+
+# ---- Whisper-shaped upstream, partial fine-tuning and its frozen-layer cache ----
+
+def whisper_batch(scales=(8, 16)):
+    """make_batch with label stores as long as Whisper's exact frame counts (no repeated tail)."""
+    from ser.features.whisper import encoder_frames
+
+    batch = make_batch(scales=scales)
+    frames = torch.tensor([encoder_frames(n) for n in WAV_LENS])
+    for k in scales:
+        batch[f"km{k}"] = batch[f"km{k}"][:, : int(frames.max())] if batch[f"km{k}"].shape[1] >= int(frames.max()) \
+            else torch.randint(0, k, (len(WAV_LENS), int(frames.max())), dtype=torch.int32)
+        batch[f"km{k}_lens"] = frames.clone()
+    return batch
+
+
+def test_whisper_masking_replaces_conv_frames_before_the_positions(tiny_whisper):
+    """The mask embedding takes the place of the masked frames' conv output; their positional
+    embedding is still added (HuBERT masks its projected conv features before its positional conv)."""
+    up = Upstream("whisper_custom", str(tiny_whisper), trainable=True)
+    masker = MaskableUpstream(up)
+    assert masker.family == "whisper" and masker.mask_embedding.shape == (32,)
+    enc = up.model.encoder
+    seen = {}  # the first layer's input: the transformer input
+    layer0 = enc.layers[0]
+    hook = layer0.register_forward_pre_hook(lambda m, args: seen.update(x=args[0].detach().clone()))
+    up.eval()
+    wavs, lens = make_batch()["wav"], torch.tensor(WAV_LENS)
+
+    def no_mask(conv_lens, t):
+        return torch.zeros(len(conv_lens), t, dtype=torch.bool)
+
+    with torch.no_grad():
+        plain, _ = up(wavs, lens)
+        seen.clear()
+        same, _, conv_lens, _ = masker.masked_forward(wavs, lens, no_mask)
+        torch.testing.assert_close(plain[-1], same[-1])
+        seen.clear()
+        mask = torch.zeros(3, int(conv_lens.max()), dtype=torch.bool)
+        mask[0, 3:8] = True
+        mask[2, 0] = True
+        masked, lens_out, _, used = masker.masked_forward(wavs, lens, lambda cl, t: mask.clone())
+    hook.remove()
+    assert torch.equal(used, mask) and lens_out.tolist() == conv_lens.tolist()
+    x, pos = seen["x"], enc.embed_positions.weight
+    emb = masker.mask_embedding.detach()
+    for b, t in mask.nonzero().tolist():
+        torch.testing.assert_close(x[b, t], emb + pos[t])
+    n1 = int(conv_lens[1])
+    torch.testing.assert_close(x[1, :n1], plain[0][1, :n1])  # an unmasked utterance is unchanged
+    assert not torch.allclose(plain[-1][0], masked[-1][0], atol=1e-4)
+
+
+def test_whisper_phase2_trains_top_layers_and_mask_embedding(tiny_whisper, tmp_path):
+    """Phase 2 on Whisper with partial fine-tuning: masking at the transformer input, exact frame
+    counts for the labels, gradients only for the top layer, the mask embedding and the heads; the
+    mask embedding is optional when loading a phase-1 checkpoint (Whisper has none before)."""
+    p1 = build_model({"name": "gmp_atl_phase1", "upstream": "whisper_custom", "upstream_path": str(tiny_whisper),
+                      "trainable_layers": 1, "lstm_hidden": 8, "proj_hidden": 8, "proj_dim": 8}, INFO)
+    torch.save(p1.state_dict(), tmp_path / "p1.pt")
+    m = build_model({"name": "gmp_atl_phase2", "upstream": "whisper_custom", "upstream_path": str(tiny_whisper),
+                     "scales": [8, 16], "proj_hidden": 8, "trainable_layers": 1, "init_from": str(tmp_path / "p1.pt")},
+                    INFO)
+    m.train()
+    batch = whisper_batch()
+    out = m(batch)
+    assert 0.2 < out["logs"]["masked_frac"] < 0.9
+    out["loss"].backward()
+    top = {id(p) for mod in m.upstream.stack.top_modules(1) for p in mod.parameters()}  # layer 2 and the final norm
+    for name, p in m.upstream.named_parameters():
+        wants = id(p) in top or name.endswith("mask_embed")
+        assert (p.grad is not None and p.grad.abs().sum() > 0) == wants, name
+    short = dict(batch, km8_lens=batch["km8_lens"] - 1)
+    with pytest.raises(SerError, match="km8.*u0"):
+        m(short)
+
+
+def frozen_meta(up, **changes):
+    return {"kind": "upstream_frozen", "upstream": up.name, "trainable_layers": up.trainable_layers,
+            "layer": up.first_trainable, "fingerprint": up.frozen_fingerprint(), "store": "dump/x/feats.scp", **changes}
+
+
+def test_phases_1_and_3_read_the_frozen_cache(tiny_whisper, tmp_path):
+    """A model reading the cached frozen bottom gives what it gives on the audio; a cache of other
+    weights, of another split, or a layer below the cache are refused."""
+    conf = {"name": "gmp_atl_phase1", "upstream": "whisper_custom", "upstream_path": str(tiny_whisper),
+            "trainable_layers": 1, "lstm_hidden": 8, "proj_hidden": 8, "proj_dim": 8, "dropout": 0.0}
+    torch.manual_seed(0)
+    audio = build_model(conf, INFO)
+    info = {**INFO, "feats": {"frozen": frozen_meta(audio.upstream)}}
+    torch.manual_seed(0)
+    cached = build_model(conf, info)
+    assert audio.cache is None and cached.cache == "frozen"
+    batch = make_batch()
+    h, _, lens = audio.upstream.forward_frozen(batch["wav"], batch["wav_lens"])
+    cbatch = {k: v for k, v in batch.items() if not k.startswith("wav")}
+    cbatch.update(frozen=h.half().float(), frozen_lens=lens)  # the store is float16
+    audio.eval()
+    cached.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(audio.predict(batch)["emo_logits"], cached.predict(cbatch)["emo_logits"],
+                                   atol=2e-3, rtol=1e-3)
+    cached.train()
+    cached(cbatch)["loss"].backward()
+    assert all(p.grad is None for p in cached.upstream.stack.layers[0].parameters())
+
+    torch.save(audio.state_dict(), tmp_path / "p1.pt")
+    p3 = {"name": "gmp_atl_phase3", "upstream": "whisper_custom", "upstream_path": str(tiny_whisper),
+          "trainable_layers": 1, "lstm_hidden": 8, "proj_hidden": 8, "proj_dim": 8,
+          "init_from": str(tmp_path / "p1.pt")}
+    assert build_model(p3, info).cache == "frozen"
+    with torch.no_grad():
+        audio.upstream.stack.layers[0].fc1.weight.add_(0.1)  # a phase that trained the "frozen" layers
+    torch.save(audio.state_dict(), tmp_path / "p1_changed.pt")
+    with pytest.raises(SerError, match="weights differ"):
+        build_model({**p3, "init_from": str(tmp_path / "p1_changed.pt")}, info)
+    with pytest.raises(SerError, match="trainable_layers 2, not 1"):
+        build_model(conf, {**INFO, "feats": {"frozen": frozen_meta(cached.upstream, trainable_layers=2)}})
+    with pytest.raises(SerError, match="reads below the cached layer 1"):
+        build_model({**conf, "input_layer": 0}, info)
+    with pytest.raises(SerError, match="contradicts freeze_cnn"):
+        build_model({**conf, "freeze_cnn": False}, info)

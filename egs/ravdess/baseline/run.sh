@@ -2,14 +2,15 @@
 # SUPERB emotion-recognition baseline on RAVDESS (8 classes): frozen s3prl upstream (dumped once),
 # weighted layer sum, projection, mean pooling, linear classifier; EmoBox's 4 speaker-independent folds.
 # No pretrained checkpoint exists on our machine, so the runnable default is s3prl's download-free
-# `fbank` upstream (80 log-mel + deltas); with a real one set e.g. --upstream hubert, or
-# --upstream hf_hubert_custom --upstream_path /path/to/hubert-base.
+# `fbank` upstream (80 log-mel + deltas); with a real one set e.g. --upstream whisper_base (after
+# tools/get_whisper_base.sh), --upstream hubert, or --upstream hf_hubert_custom --upstream_path DIR.
 set -euo pipefail
 cmdline="$0${1+$(printf " %q" "$@")}"  # quoted, so the command in RESULTS.md can be pasted
 . ./path.sh; . ./cmd.sh; . ./db.sh
 
 stage=0; stop_stage=100
 nj=2                          # parallel feature-dumping jobs
+parallel=1                    # folds trained at once (one thread each)
 scheme=emobox                 # emobox (4 folds) or speaker (24 folds, leave one actor out)
 folds=                        # e.g. "1 3"; empty = every fold
 upstream=fbank                # any s3prl upstream name
@@ -36,7 +37,7 @@ fi
 if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
   echo "stage 2: train ($train_config) and predict each fold -> $exp/fold*"
   scripts/train_folds.sh --train_config "$train_config" --scheme $scheme --folds "$folds" \
-    --feats "ssl=$dump/feats.scp" --cmd "$cuda_cmd" "$exp"
+    --feats "ssl=$dump/feats.scp" --parallel $parallel --cmd "$cuda_cmd" "$exp"
 fi
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
   echo "stage 3: scoring -> $exp/RESULTS.md"

@@ -8,7 +8,7 @@
 # A fold is skipped when every labels_k<K>.scp is newer than its features; older outputs are removed.
 set -euo pipefail
 ks=64,512,4096
-max_fit_frames=            # empty: ser.bin.kmeans's default (256 frames per centroid of the largest K, <= 1 M)
+max_fit_frames=            # empty: ser.bin.kmeans's default (max(256 x the largest K, 2^20) frames, or all if fewer)
 backend=faiss
 seed=0
 cmd=utils/run.py
