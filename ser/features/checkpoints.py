@@ -108,15 +108,16 @@ LOCAL_HINT = (
 
 # --- transformers folders ----------------------------------------------------------------------
 
-def check_hf_folder(name: str, folder: Path) -> None:
-    """Fails early on what s3prl's hf_*_custom would otherwise paper over with a hub download."""
+def check_hf_folder(name: str, folder: Path, feature_extractor: bool = True) -> None:
+    """Fails early on what s3prl's hf_*_custom would otherwise paper over with a hub download.
+    `feature_extractor=False` for models whose input features we compute ourselves (Whisper)."""
     if not folder.is_dir():
         raise SerError(f"upstream '{name}': {folder} is not a folder; {name} needs a transformers model "
                        "folder (config.json, preprocessor_config.json, model.safetensors or pytorch_model.bin)")
     missing = []
     if not (folder / "config.json").is_file():
         missing.append("config.json (the model config: save it with model.config.save_pretrained(folder))")
-    if not (folder / "preprocessor_config.json").is_file():
+    if feature_extractor and not (folder / "preprocessor_config.json").is_file():
         # Without it s3prl silently fetches facebook's feature extractor from the hub, which fails offline.
         missing.append(
             "preprocessor_config.json (copy it from the model's Hugging Face repo, or write one with: python -c "

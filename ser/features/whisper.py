@@ -55,15 +55,10 @@ def local_dir(size: str) -> Path:
 def resolve_weights(name: str, path: str | None) -> str:
     size, _ = parse_name(name)
     if path:
-        folder = Path(path)
-        missing = [f for f in ("config.json",) if not (folder / f).is_file()]
-        if not folder.is_dir() or missing:
-            raise SerError(f"upstream '{name}': {path} is not a transformers Whisper folder "
-                           f"({'missing ' + ', '.join(missing) if folder.is_dir() else 'no such folder'})")
-        if not any((folder / w).is_file() for w in ("model.safetensors", "pytorch_model.bin",
-                                                     "model.safetensors.index.json")):
-            raise SerError(f"upstream '{name}': {path} has no weights (model.safetensors or pytorch_model.bin)")
-        return str(folder)
+        from ser.features.checkpoints import check_hf_folder
+
+        check_hf_folder(name, Path(path), feature_extractor=False)
+        return str(path)
     if size == "custom":
         raise SerError("upstream 'whisper_custom' needs --upstream_path, a transformers Whisper folder")
     local = local_dir(size)
