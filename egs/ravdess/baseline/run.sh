@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SUPERB emotion-recognition baseline on RAVDESS (8 classes): frozen s3prl upstream (dumped once),
 # weighted layer sum, projection, mean pooling, linear classifier; EmoBox's 4 speaker-independent folds.
-# No pretrained checkpoint exists on our machine, so the runnable default is s3prl's download-free
+# The default needs no weights at all: s3prl's download-free
 # `fbank` upstream (80 log-mel + deltas); with a real one set e.g. --upstream whisper_base (after
 # tools/get_whisper_base.sh), --upstream hubert, or --upstream hf_hubert_custom --upstream_path DIR.
 set -euo pipefail
