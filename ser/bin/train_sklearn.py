@@ -51,9 +51,10 @@ class PooledView:
         return utt in self._reader
 
     def __getitem__(self, utt) -> np.ndarray:
+        whole = self._reader[utt]  # read once, whatever the number of layers pooled
         parts = []
         for view in self.views:
-            x = view[utt].astype(np.float64)
+            x = view.pick(whole, utt).astype(np.float64)
             parts += [x.mean(0), x.std(0)]
         return np.concatenate(parts)
 

@@ -26,7 +26,10 @@ class LayerView:
         self.meta = {**meta, "num_layers": 1, "dim": self.dim, "picked_layer": self.layer}
 
     def __getitem__(self, utt):
-        x = self.reader[utt]
+        return self.pick(self.reader[utt], utt)
+
+    def pick(self, x, utt):
+        """This layer's columns of `utt`'s already-read (T, L*D) matrix."""
         if x.shape[1] != self.num_layers * self.dim:
             raise SerError(f"{self.scp}: '{utt}' has {x.shape[1]} dims per frame, but feats.meta.json says "
                            f"{self.num_layers} layers x {self.dim}")
