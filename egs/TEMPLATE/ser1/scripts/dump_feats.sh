@@ -3,8 +3,8 @@
 # Finished jobs are skipped on re-runs, so a killed stage resumes.
 #   scripts/dump_feats.sh [--nj 2] [--cmd utils/run.py] [--kind fbank|mfcc|mel|stf|upstream|compare|egemaps]
 #       [--upstream NAME] [--upstream_path PATH] [--layers all] [--float16 false]
-#       [--device auto] [--batch_seconds 60] [--num_threads N] <data-dir> <out-dir>
-# --device, --batch_seconds: the upstream's device and padded seconds per batch (--kind upstream;
+#       [--device auto] [--batch_seconds S] [--num_threads N] <data-dir> <out-dir>
+# --device, --batch_seconds: the upstream's device and padded seconds per batch (default 15 on CPU, 60 on CUDA;
 # 0: one by one; see python -m ser.bin.dump_feats --help for which upstreams batch with padding).
 # --num_threads: torch threads per job (default: $OMP_NUM_THREADS, else cores / nj); also given to
 # $cmd, so utils/slurm.py reserves that many CPUs per job.
