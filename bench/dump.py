@@ -24,7 +24,7 @@ upstream, the ark writing; the model is loaded once per upstream, outside the ti
 on one clip; auto's probe is timed apart). Utterances per second, real-time factor (wall / audio
 seconds), the speed-up over one by one in the same run, and the largest difference from the
 one-by-one features relative to each layer's scale. Upstreams: s3prl `fbank`; `hubert_tiny`
-(ser.features.upstream.make_tiny_hubert); `hubert_base` (HubertConfig() random, as in stage);
+(ser.features.tiny.make_tiny_hubert); `hubert_base` (HubertConfig() random, as in stage);
 `whisper_base` and `whisper_base_padded` from tools/whisper/base (skipped when not converted).
 """
 
@@ -138,7 +138,7 @@ def speech_data_dir(ravdess: Path, files: int, out: Path, seed: int = 0) -> tupl
 
 def upstream_source(name: str):
     """(s3prl/whisper name, path) of a benchmark upstream, or None with a message when unavailable."""
-    from ser.features.upstream import make_tiny_hubert
+    from ser.features.tiny import make_tiny_hubert
     from ser.features.whisper import local_dir
 
     if name == "fbank":

@@ -51,10 +51,32 @@ def load_yaml(path) -> dict:
     return data
 
 
-def load_config(path, defaults: dict, overrides: dict | None = None) -> dict:
-    """Defaults <- the YAML file <- command-line overrides (dotted keys, already parsed)."""
-    conf = merge_strict(defaults, load_yaml(path) if path else {}, str(path or "defaults"))
+def load_config(path, defaults: dict, overrides: dict | None = None, overlays=(), free=()) -> dict:
+    """Defaults <- the YAML file <- each overlay in order <- command-line overrides (dotted keys,
+    already parsed). An overlay holds only the keys that change (an ablation, a demo size).
+
+    Keys are checked against `defaults`, except inside the sections named in `free`, whose owner
+    checks them (a model class knows its own keyword arguments): there a key given later replaces
+    the earlier one, and only the file may name the section's `name`, which picks that owner.
+    """
+    conf = copy.deepcopy(defaults)
+    layers = [(str(path), load_yaml(path))] if path else []
+    layers += [(str(o), load_yaml(o)) for o in overlays]
+    for where, layer in layers:
+        loose = {s: layer.pop(s) or {} for s in free if s in layer}
+        conf = merge_strict(conf, layer, where)
+        for section, values in loose.items():
+            if not isinstance(values, dict):
+                raise SerError(f"{where}: '{section}' must be a mapping of keys to values")
+            old = conf.get(section) or {}
+            if where != str(path) and "name" in values and values["name"] != old.get("name"):
+                raise SerError(f"{where}: an overlay cannot change {section}.name ({old.get('name')} -> {values['name']})")
+            conf[section] = {**old, **values}
     for dotted, value in (overrides or {}).items():
+        section, _, rest = dotted.partition(".")
+        if section in free and rest:
+            conf[section] = {**(conf.get(section) or {}), rest: value}
+            continue
         nested = value
         for part in reversed(dotted.split(".")):
             nested = {part: nested}

@@ -20,7 +20,7 @@ def repo_root() -> Path:
 @pytest.fixture(scope="session")
 def tiny_hubert(tmp_path_factory) -> Path:
     """A randomly initialised 2-layer HuBERT in transformers format (s3prl: hf_hubert_custom)."""
-    from ser.features.upstream import make_tiny_hubert
+    from ser.features.tiny import make_tiny_hubert
 
     return make_tiny_hubert(tmp_path_factory.mktemp("tiny_hubert") / "model")
 
@@ -28,7 +28,7 @@ def tiny_hubert(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_whisper(tmp_path_factory) -> Path:
     """A randomly initialised 2-layer Whisper in transformers format (upstream whisper_custom)."""
-    from ser.features.whisper import make_tiny_whisper
+    from ser.features.tiny import make_tiny_whisper
 
     return make_tiny_whisper(tmp_path_factory.mktemp("tiny_whisper") / "model")
 

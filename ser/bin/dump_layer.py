@@ -38,7 +38,7 @@ FLOAT16_MAX = 65504.0
 
 
 def trained_upstream(model_dir, device):
-    from ser.bin.infer import load_trained
+    from ser.train.experiment import load_trained
     from ser.features.upstream import Upstream
 
     model, conf, _ = load_trained(model_dir, device)
@@ -97,7 +97,7 @@ def model_source(args, device):
     """(upstream, meta, fn(utt, wav, lens) -> frames) for one layer of a trained model's upstream."""
     import torch
 
-    from ser.bin.train import parse_feats
+    from ser.train.experiment import FeatStores
     from ser.features.upstream import select_layer
 
     up = trained_upstream(args.model_dir, device)
@@ -105,7 +105,8 @@ def model_source(args, device):
     meta = {"kind": "upstream_layer", "upstream": up.name, "model_dir": str(Path(args.model_dir).resolve()),
             "layer": layer, "layer_arg": args.layer, "num_layers": 1, "dim": up.hidden_size,
             "frame_shift_samples": up.downsample_rate, "layer_norm": args.layer_norm}
-    caches = parse_feats(args.feat, stage_hint="the frozen-layer dump (ser.bin.dump_layer --upstream)")
+    stores = FeatStores(args.feat, stage_hint="the frozen-layer dump (ser.bin.dump_layer --upstream)")
+    caches = stores.pick(list(stores.scps))
     if up.trainable_layers is not None and layer <= up.first_trainable:
         log.warning("layer %d is frozen (only layers above %d train): its frames are the pre-trained upstream's, "
                     "which the model's training never changed", layer, up.first_trainable)

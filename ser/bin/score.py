@@ -1,57 +1,49 @@
-"""Scores predictions and writes RESULTS.md.
+"""Scores the test predictions of one or more systems on the asked folds and writes RESULTS.md: every
+output a system predicted is scored (emotion UA/WA/macro-F1 and confusion, V/A/D CCC, and for
+multi-task models gender accuracy, speaker EER, CER; ser.eval.scoring), each fold's scores into
+<exp>/fold<k>/<pred-subdir>/scores.json.
 
-  python -m ser.bin.score fold --data-dir data/folds/session/fold1/test --pred-dir exp/x/fold1/infer_test \
-      --classes neu,hap,ang,sad
-  python -m ser.bin.score results --exp exp/x [--exp exp/y ...] --out exp/RESULTS.md --title "..." \
-      [--command "./run.sh ..."] [--note "corpus, folds, upstream"]
+  python -m ser.bin.score --folds-root data/folds/session --folds "1 2 3 4 5" --out exp/x/RESULTS.md \
+      [--classes neu,hap,ang,sad] [--title "..."] [--note "corpus, folds, upstream"] [--command "./run.sh ..."] \
+      exp/x | name=exp/x [name=exp/y ...]
+
+--classes orders the confusion matrices; by default each prediction dir's classes.txt.
 """
 
 import argparse
-import json
 from pathlib import Path
 
-from ser.train.scoring import collect, results_table, score_fold, summary_table
-from ser.utils import get_logger, run_main, write_text_atomic
+from ser.eval.scoring import score_system, write_results
+from ser.utils import SerError, get_logger, run_main
 
 log = get_logger("score")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    f = sub.add_parser("fold")
-    f.add_argument("--data-dir", required=True)
-    f.add_argument("--pred-dir", required=True)
-    f.add_argument("--classes", required=True)
-    r = sub.add_parser("results")
-    r.add_argument("--exp", action="append", required=True, help="exp dir with fold*/<pred>/scores.json; "
-                   "name=dir to label the row")
-    r.add_argument("--pred-subdir", default="infer_test")
-    r.add_argument("--out", required=True)
-    r.add_argument("--title", default="Results")
-    r.add_argument("--command", default="")
-    r.add_argument("--note", default="")
+    ap.add_argument("systems", nargs="+", help="exp dir with fold<k>/<pred-subdir>/, or name=dir to label its row")
+    ap.add_argument("--folds-root", required=True, help="data/folds/<scheme>, holding fold<k>/test")
+    ap.add_argument("--folds", required=True, help='the fold numbers scored, e.g. "1 2 3"')
+    ap.add_argument("--out", required=True, help="the RESULTS.md written")
+    ap.add_argument("--classes", help="comma-separated; default: the predictions' classes.txt")
+    ap.add_argument("--pred-subdir", default="infer_test")
+    ap.add_argument("--title", default="Results")
+    ap.add_argument("--note", default="")
+    ap.add_argument("--command", default="", help="the command that produced the systems (recorded)")
+    ap.add_argument("--unknown-prefix", default="unk_", help="speakers left out of verification trials")
+    ap.add_argument("--max-trials", type=int, default=100000, help="verification trials per kind")
     args = ap.parse_args()
-
-    if args.cmd == "fold":
-        scores = score_fold(args.data_dir, args.pred_dir, args.classes.split(","))
-        log.info("%s: %s", args.pred_dir, json.dumps({k: v for k, v in scores.items()
-                                                     if not isinstance(v, list)}))
-        return
+    folds = args.folds.split()
+    if not folds:
+        raise SerError("--folds is empty")
+    classes = args.classes.split(",") if args.classes else None
     systems = {}
-    for item in args.exp:
+    for item in args.systems:
         name, _, path = item.rpartition("=")
-        systems[name or Path(path).name] = collect(path, args.pred_subdir)
-    text = [f"# {args.title}\n"]
-    if args.note:
-        text.append(args.note + "\n")
-    if args.command:
-        text.append(f"Produced by:\n\n```\n{args.command}\n```\n")
-    text.append("## Summary (mean over folds)\n")
-    text.append(summary_table(systems))
-    text.append("\n## Per fold\n")
-    text.append(results_table(systems))
-    write_text_atomic(args.out, "\n".join(text))
+        systems[name or Path(path).name] = score_system(path, args.folds_root, folds, classes, args.pred_subdir,
+                                                        unknown_prefix=args.unknown_prefix,
+                                                        max_trials=args.max_trials)
+    write_results(args.out, systems, args.title, args.note, args.command)
     log.info("wrote %s", args.out)
 
 

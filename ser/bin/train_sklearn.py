@@ -17,7 +17,7 @@ every speaker's rows over that speaker's own utterances, test speakers included:
 speakers' unlabelled audio, so its results are reported as their own row, never as the main system.
 
 Writes <exp-dir>/model.pkl, search.json (the inner-CV scores), and <exp-dir>/infer_test/{utt2post,
-utt2emo_pred} in the layout of `ser.bin.infer`, so `ser.bin.score` and `ser.bin.fuse_posteriors` apply.
+utt2emo_pred,classes.txt} in the layout of `ser.bin.infer`, so `ser.bin.score` and `ser.bin.fuse_posteriors` apply.
 """
 
 import argparse
@@ -27,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ser.bin.speed_perturb_dir import speed_tag
-from ser.data.datadir import DataDir, write_kv
+from ser.data.speed_perturb import speed_tag
+from ser.data.datadir import DataDir
+from ser.eval.posteriors import write_posteriors
 from ser.features.store import FeatReader
 from ser.utils import SerError, atomic_path, get_logger, run_main
 
@@ -179,9 +180,7 @@ def main():
 
     exp = Path(args.exp_dir)
     out = exp / "infer_test"
-    out.mkdir(parents=True, exist_ok=True)
-    write_kv(out / "utt2post", {u: " ".join(f"{v:.5f}" for v in p) for u, p in zip(test_utts, post)})
-    write_kv(out / "utt2emo_pred", {u: classes[int(p.argmax())] for u, p in zip(test_utts, post)})
+    write_posteriors(out, test_utts, post, classes)
     with atomic_path(exp / "model.pkl") as tmp, open(tmp, "wb") as f:
         pickle.dump({"model": model, "classes": classes, "speaker_norm": args.speaker_norm}, f)
     with atomic_path(exp / "search.json") as tmp:

@@ -6,6 +6,7 @@ another fold's training speakers must not train on that fold's test speakers).
 speakers leak into train or valid.
 """
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,15 +43,23 @@ def check_speaker_independent(splits: dict, utt2spk: dict, name: str) -> None:
             raise SerError(f"{name}: the {k} set is empty")
 
 
-def write_folds(dd: DataDir, out_root, scheme: str, folds: list) -> list:
-    """Writes each fold's three data dirs; returns per-fold {split: n_utts}."""
-    out_root = Path(out_root) / scheme
+def write_folds(dd: DataDir, out_root, scheme: str, folds) -> list:
+    """Writes each fold's three data dirs under <out_root>/<scheme>/fold<k>, after removing that
+    scheme's earlier folds (a fold left from another run would be trained and scored as if it were
+    one of these); refuses a fold whose test speakers leak into train or valid. `folds` is a list
+    (numbered from 1) or {k: Fold} (corpus-defined numbers, e.g. EmoBox's). Returns per-fold
+    {split: n_utts}, in fold order."""
+    root = Path(out_root) / scheme
+    numbered = folds if isinstance(folds, dict) else dict(enumerate(folds, 1))
+    if not numbered:
+        raise SerError(f"scheme {scheme}: no fold could be made from the speakers in the corpus")
+    shutil.rmtree(root, ignore_errors=True)
     sizes = []
-    for k, fold in enumerate(folds, 1):
+    for k, fold in sorted(numbered.items()):
         splits = split_utts(dd, fold)
         check_speaker_independent(splits, dd.utt2spk, f"{scheme} fold{k}")
         for name, utts in splits.items():
-            dd.subset(utts).write(out_root / f"fold{k}" / name)
+            dd.subset(utts).write(root / f"fold{k}" / name)
         sizes.append({n: len(u) for n, u in splits.items()})
         log.info("%s fold%d: test speakers %s, valid speakers %s, sizes %s",
                  scheme, k, ",".join(fold.test_spks), ",".join(fold.valid_spks), sizes[-1])

@@ -274,26 +274,3 @@ def join_pieces(y: torch.Tensor, owner: list[int], frames: list[int], batch: int
     for i, (b, f) in enumerate(zip(owner, frames)):
         per_clip[b].append(y[i, :f])
     return torch.nn.utils.rnn.pad_sequence([torch.cat(p, dim=0) for p in per_clip], batch_first=True)
-
-
-def make_tiny_whisper(out_dir, d_model: int = 32, layers: int = 2, heads: int = 2, seed: int = 0) -> Path:
-    """Saves a small randomly initialised Whisper (transformers format, with its feature extractor):
-    the download-free stand-in for whisper_* upstreams in tests (`whisper_custom`, path = out_dir)."""
-    from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperModel
-
-    out_dir = Path(out_dir)
-    if (out_dir / "config.json").is_file():
-        return out_dir
-    torch.manual_seed(seed)
-    vocab = 64
-    cfg = WhisperConfig(d_model=d_model, encoder_layers=layers, decoder_layers=1, encoder_attention_heads=heads,
-                        decoder_attention_heads=heads, encoder_ffn_dim=2 * d_model, decoder_ffn_dim=2 * d_model,
-                        num_mel_bins=80, max_source_positions=1500, max_target_positions=32, vocab_size=vocab,
-                        pad_token_id=vocab - 1, bos_token_id=vocab - 1, eos_token_id=vocab - 1,
-                        decoder_start_token_id=vocab - 2, suppress_tokens=[], begin_suppress_tokens=[])
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
-    WhisperModel(cfg).save_pretrained(tmp)
-    WhisperFeatureExtractor(feature_size=80).save_pretrained(tmp)
-    tmp.rename(out_dir)
-    log.info("saved a randomly initialised tiny Whisper (%d layers x %d dims) to %s", layers, d_model, out_dir)
-    return out_dir

@@ -1,6 +1,6 @@
 """Concordance correlation coefficient as a differentiable training loss for V/A/D regression.
 
-Lin's CCC over the utterances of a batch, population statistics (as ser.train.metrics.ccc, the
+Lin's CCC over the utterances of a batch, population statistics (as ser.eval.metrics.ccc, the
 scoring metric), per output column. `1 - CCC` is 0 for a perfect prediction and 2 for a perfectly
 anti-concordant one; unlike MSE it also penalises a prediction with the right values but the
 wrong spread, which is what the CCC metric measures.

@@ -17,6 +17,8 @@ Total loss = emotion CE + swfc_weight * SWFC + sum_t weight_t * L_t over the aux
 `aux_tasks`, `coattn` and `swfc` switch the parts off for the ablations.
 """
 
+from pathlib import Path
+
 import torch
 from torch import nn
 
@@ -27,7 +29,7 @@ from ser.nn.ctc_head import CTCHead
 from ser.nn.gated_fusion import GatedCoAttentionFusion
 from ser.nn.layer_sum import WeightedLayerSum
 from ser.nn.pooling import lengths_to_mask, make_pooling, masked_mean
-from ser.text.vocab import CharVocab, normalize_text
+from ser.text.vocab import CharVocab, normalize_text, read_texts
 from ser.utils import SerError, get_logger
 
 log = get_logger("mtl_coattn")
@@ -66,6 +68,21 @@ def masked_mean_std(x: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
 
 
 class MTLCoAttn(nn.Module):
+    @classmethod
+    def prepare_config(cls, conf: dict, train_dir: Path, exp_dir: Path) -> dict:
+        """The asr task's character vocabulary, built from the fold's training transcripts into
+        exp_dir/tokens.txt (ser.train.experiment calls this before building the model)."""
+        if "asr" not in (conf.get("aux_tasks", AUX_TASKS) or []) or conf.get("vocab"):
+            return conf
+        text = train_dir / "text"
+        if not text.is_file():
+            raise SerError(f"{text} not found: the asr (CTC) task needs the training transcripts; "
+                           "drop 'asr' from model.aux_tasks to train without them")
+        vocab = CharVocab.build(read_texts(text))
+        vocab.save(exp_dir / "tokens.txt")
+        log.info("CTC vocabulary: blank + %d characters from %s -> %s", len(vocab) - 1, text, exp_dir / "tokens.txt")
+        return {**conf, "vocab": str(exp_dir / "tokens.txt")}
+
     def __init__(self, info: dict, upstream: str = "wavlm_large", upstream_path: str | None = None,
                  upstream_trainable: bool = True, freeze_cnn: bool = True,
                  dim: int = 256, branch_layers: int = 1, heads: int = 4, dropout: float = 0.1,
@@ -142,7 +159,7 @@ class MTLCoAttn(nn.Module):
         if "asr" in self.aux_tasks:
             if not vocab:
                 raise SerError("mtl_coattn: the asr task needs model.vocab, the tokens.txt of the training "
-                               "transcripts (ser.bin.train_mtl writes one into the exp dir)")
+                               "transcripts (prepare_config writes one into the exp dir)")
             self.vocab = CharVocab.load(vocab)
             self.ctc = CTCHead(dim, len(self.vocab), dropout)
         self._epoch = {}

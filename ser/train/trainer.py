@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader
 
 from ser.data.dataset import collate
 from ser.data.sampler import BucketBatchSampler
-from ser.train.metrics import classification_scores, regression_scores
+from ser.eval.metrics import classification_scores, regression_scores
 from ser.utils import SerError, atomic_path, get_logger, progress, set_seed
 
 log = get_logger("trainer")

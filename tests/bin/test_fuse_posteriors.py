@@ -10,9 +10,10 @@ from ser.utils import SerError
 CLASSES = ["a", "b", "c"]
 
 
-def _system(d, posts):
+def _system(d, posts, classes=CLASSES):
     d.mkdir()
     write_kv(d / "utt2post", {u: " ".join(str(x) for x in p) for u, p in posts.items()})
+    (d / "classes.txt").write_text("\n".join(classes) + "\n")
     return d
 
 
@@ -31,7 +32,7 @@ def test_mismatches_are_errors(tmp_path):
     b = _system(tmp_path / "b", {"u2": [0.6, 0.4, 0.0]})
     with pytest.raises(SerError, match="different utterances"):
         fuse([a, b], CLASSES, tmp_path / "out")
-    with pytest.raises(SerError, match="expected 2"):
+    with pytest.raises(SerError, match="expected a,b"):
         fuse([a], ["a", "b"], tmp_path / "out")
     with pytest.raises(SerError, match="not found"):
         fuse([tmp_path / "missing"], CLASSES, tmp_path / "out")
@@ -63,3 +64,16 @@ def test_priors_need_labelled_training_dirs(tmp_path):
     bad = _labels(tmp_path / "bad", ["a", "z"])
     with pytest.raises(SerError, match="label 'z'"):
         class_priors([bad], CLASSES)
+
+
+def test_posteriors_of_classes_in_another_order_are_refused(tmp_path):
+    a = _system(tmp_path / "a", {"u1": [0.6, 0.4, 0.0]})
+    b = _system(tmp_path / "b", {"u1": [0.0, 0.4, 0.6]}, classes=["c", "b", "a"])
+    with pytest.raises(SerError, match=r"b/classes.txt: posterior columns are c,b,a, expected a,b,c"):
+        fuse([a, b], None, tmp_path / "out")
+    (b / "classes.txt").unlink()
+    with pytest.raises(SerError, match="classes.txt not found"):
+        fuse([a, b], CLASSES, tmp_path / "out")
+    fused = fuse([a], None, tmp_path / "out")
+    assert (tmp_path / "out/classes.txt").read_text().split() == CLASSES
+    assert np.allclose(fused["u1"], [0.6, 0.4, 0.0])

@@ -37,3 +37,11 @@ def test_excluded_speakers_are_in_no_split(tmp_path):
     write_folds(corpus(), tmp_path, "dev", [Fold(("A",), ("B",), excluded_spks=("C",))])
     d = fold_dirs(tmp_path, "dev")[0]
     assert set(DataDir.load(d / "train").utt2spk.values()) == {"D"}
+
+
+def test_numbered_folds_replace_every_earlier_fold_of_the_scheme(tmp_path):
+    write_folds(corpus(), tmp_path, "spk", [Fold(("A",), ("B",)), Fold(("B",), ("C",)), Fold(("C",), ("D",))])
+    sizes = write_folds(corpus(), tmp_path, "spk", {7: Fold(("D",), ("A",))})
+    assert [d.name for d in fold_dirs(tmp_path, "spk")] == ["fold7"] and len(sizes) == 1
+    with pytest.raises(SerError, match="no fold could be made"):
+        write_folds(corpus(), tmp_path, "spk", {})

@@ -7,7 +7,8 @@ import torch
 
 from conftest import save_tiny_s3prl_hubert
 from ser.features.upstream import Upstream
-from ser.features.whisper import encoder_frames, make_tiny_whisper
+from ser.features.tiny import make_tiny_whisper
+from ser.features.whisper import encoder_frames
 from ser.utils import SerError
 
 WAV_LENS = [16000, 11000, 7050]
@@ -21,7 +22,7 @@ def whisper3(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def hubert3(tmp_path_factory):
-    from ser.features.upstream import make_tiny_hubert
+    from ser.features.tiny import make_tiny_hubert
 
     return make_tiny_hubert(tmp_path_factory.mktemp("hubert3") / "model", num_layers=3)
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from ser.losses.ccc import CCCLoss, MSELoss, batch_ccc, make_regression_loss
-from ser.train.metrics import ccc as metric_ccc
+from ser.eval.metrics import ccc as metric_ccc
 from ser.utils import SerError
 
 

@@ -380,3 +380,12 @@ def test_combine_data_concatenates_sorted_and_refuses_duplicates(tmp_path):
     assert not (tmp_path / "c/wav.scp").exists() and "wav.scp is not in every source" in proc.stderr
     proc = run("combine_data.py", tmp_path / "d", tmp_path / "a", tmp_path / "a")
     assert proc.returncode != 0 and "'s1_u2' is in both" in proc.stderr  # the first in file order
+
+
+def test_a_failed_job_shows_its_error_line(tmp_path):
+    proc = subprocess.run([sys.executable, str(UTILS / "run.py"), "JOB=1:2", str(tmp_path / "log/e.JOB.log"),
+                           "bash", "-c", "[ JOB = 1 ] || { echo 'ERROR: config.yaml: unknown key x' >&2; exit 1; }"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert f"{tmp_path}/log/e.2.log: ERROR: config.yaml: unknown key x" in proc.stderr
+    assert "1 / 2 failed" in proc.stderr

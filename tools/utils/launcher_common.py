@@ -93,6 +93,16 @@ def log_footer(code, elapsed, threads, ended):
             f"# Ended (code {code}) at {ended}, elapsed time {elapsed} seconds\n")
 
 
-def die_if_failed(failed, njobs, logfile, var):
+def die_if_failed(failed, njobs, logfile, var, first_failed_log=None):
+    """Exits when a job failed; the first failed log's "ERROR:" lines (what our programs print for
+    bad input) are shown too, so the cause is on the console and not only in a log file."""
     if failed:
+        if first_failed_log is not None:
+            try:
+                errors = [ln for ln in Path(first_failed_log).read_text(errors="replace").splitlines()
+                          if ln.startswith("ERROR")]
+            except OSError:
+                errors = []
+            for line in errors[-3:]:
+                print(f"{first_failed_log}: {line}", file=sys.stderr)
         die(f"{failed} / {njobs} failed, log is in {substitute(logfile, var, '*')}")

@@ -66,7 +66,8 @@ def main(argv):
                                   range(start, end + 1)))
     except OSError as e:
         die(f"cannot run job: {e}")
-    die_if_failed(sum(c != 0 for c in codes), njobs, logfile, var)
+    failed = [j for j, c in zip(range(start, end + 1), codes) if c != 0]
+    die_if_failed(len(failed), njobs, logfile, var, substitute(logfile, var, failed[0]) if failed else None)
 
 
 if __name__ == "__main__":

@@ -150,7 +150,8 @@ def main(argv):
     except OSError as e:
         die(f"cannot prepare job: {e}")
     proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
-    die_if_failed(sum(not task_succeeded(log) for log in logs), len(logs), logfile, var)
+    failed = [log for log in logs if not task_succeeded(log)]
+    die_if_failed(len(failed), len(logs), logfile, var, failed[0] if failed else None)
     if proc.returncode != 0:
         die(f"sbatch exited with status {proc.returncode} (job {proc.stdout.strip()}), "
             f"see {qdir}/{name}.*.out")

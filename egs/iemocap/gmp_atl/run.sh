@@ -2,7 +2,7 @@
 # GMP-ATL (Pan et al., Interspeech 2024) on IEMOCAP, 4 classes, leave-one-session-out. Per fold:
 # 1 HuBERT -> BiLSTM emotion + gender model; 2 its layer -3 frames; 3 multi-scale k-means pseudo-labels
 # (GMPs); 4 HuBERT retrained to predict masked GMPs; 5 fine-tuned with AM-softmax; 6 scoring.
-# The stages are scripts/gmp_atl.sh (shared with egs/ravdess/gmp_atl; ./run.sh --help lists its
+# The stages are gmp/gmp_atl.sh (shared with egs/ravdess/gmp_atl; ./run.sh --help lists its
 # options); this file only sets IEMOCAP's defaults, and options given to run.sh override them.
 set -euo pipefail
 cmdline="$0${1+$(printf " %q" "$@")}"  # quoted, so the command in RESULTS.md can be pasted
@@ -25,4 +25,4 @@ opts=(
 # Demo: conf/demo/run.conf (tiny random HuBERT, small scales, conf/demo/*.yaml) goes in as --config,
 # which parse_options.sh sources before applying any option, so options given to run.sh still win.
 if [ "$demo" = true ] || { [ "$demo" = auto ] && [ -z "$IEMOCAP" ]; }; then opts+=(--config conf/demo/run.conf); fi
-scripts/gmp_atl.sh "${opts[@]}" "${args[@]}"
+gmp/gmp_atl.sh "${opts[@]}" "${args[@]}"

@@ -2,7 +2,7 @@
 # IEMOCAP data prep shared by every IEMOCAP recipe -> data/all and data/folds/<scheme>/fold<k>.
 # Run from a recipe dir (egs/iemocap/<recipe>, where local -> ../local) after `. ./path.sh`:
 #   local/data.sh [--seed 0] [--utts_per_dialog 20] [--classes neu,hap,ang,sad] [--map exc:hap]
-#                 [--schemes session,speaker]
+#                 [--schemes session,speaker] [--empty_text keep]
 # The corpus is $IEMOCAP from ./db.sh or the environment. When it is empty, a SYNTHETIC corpus in
 # the IEMOCAP layout is generated into downloads/iemocap_synthetic: it only shows that a recipe runs.
 # Both steps are skipped when their .done marker matches the current settings.
@@ -13,8 +13,9 @@ utts_per_dialog=20        # synthetic corpus only: 20 dialogs, so 400 turns (abo
 classes=neu,hap,ang,sad   # labels kept, after --map
 map=exc:hap               # label:label merges, comma separated; '' for none
 schemes=session,speaker   # fold schemes written under data/folds
+empty_text=keep           # utterances whose transcript is empty: keep, empty (a 0-token text) or drop (ser.bin.empty_text)
 help_message="Usage: local/data.sh [--seed 0] [--utts_per_dialog 20]\n"
-help_message+="    [--classes neu,hap,ang,sad] [--map exc:hap] [--schemes session,speaker]"
+help_message+="    [--classes neu,hap,ang,sad] [--map exc:hap] [--schemes session,speaker] [--empty_text keep]"
 
 if [ ! -f ./db.sh ]; then
   echo "local/data.sh: no ./db.sh here; run me from a recipe dir (egs/iemocap/<recipe>)" >&2; exit 1
@@ -42,12 +43,18 @@ else
   corpus_stamp=real
 fi
 
-data_stamp="corpus=$corpus ($corpus_stamp) classes=$classes map=$map schemes=$schemes"
+data_stamp="corpus=$corpus ($corpus_stamp) classes=$classes map=$map schemes=$schemes empty_text=$empty_text"
 if [ "$(cat data/.done 2>/dev/null)" = "$data_stamp" ]; then
   log "data/ is already prepared from $corpus; remove data/.done to redo it"
-  exit 0
+else
+  rm -f data/.done
+  python3 local/prepare_iemocap.py --corpus "$corpus" --out data \
+    --classes "$classes" --map "$map" --schemes "$schemes"
+  echo "$data_stamp" > data/.done
 fi
-rm -f data/.done
-python3 local/prepare_iemocap.py --corpus "$corpus" --out data \
-  --classes "$classes" --map "$map" --schemes "$schemes"
-echo "$data_stamp" > data/.done
+# Every time (it changes nothing the second time), so that transcripts emptied after the prep are
+# handled too; another policy is another stamp, so the prep is redone first.
+if [ "$empty_text" != keep ]; then
+  log "empty transcripts: $empty_text"
+  python3 -m ser.bin.empty_text --mode "$empty_text" data/all data/folds/*/fold*/{train,valid,test}
+fi

@@ -2,67 +2,20 @@
 # Multi-task SER with co-attention fusion and the SWFC loss (Wang et al. 2025) on MSP-Podcast, the
 # categorical task of the SER in Naturalistic Conditions Challenge (Interspeech 2025; 8 classes, macro-F1):
 # one SSL upstream fine-tuned end to end with emotion, gender, speaker (AAM-softmax) and CTC (ASR)
-# branches; official Train / Development / test partitions. See README.md.
+# branches; official Train / Development / test partitions (one split, written as fold 1; the test
+# Split_Set: --local_data_opts "--test_split Test2", default auto = Test1, else test, else Test2).
+# The stages are ser.sh's (./run.sh --help lists every option); these are the recipe's defaults,
+# and options given to run.sh override them. With MSP_PODCAST unset: demo mode (conf/demo/run.conf).
 set -euo pipefail
 . ./path.sh; . ./cmd.sh; . ./db.sh
-
-stage=0; stop_stage=100
-test_split=auto               # Split_Set used as test: auto = Test1, else test, else Test2
-upstream=wavlm_large          # any s3prl transformer upstream (fine-tuned)
-upstream_path=                # local checkpoint for *_local / hf_*_custom upstreams
-train_config=conf/train.yaml
-train_opts=                   # extra config overrides for every system, e.g. "train.max_epochs=1"
-speed_perturb=false           # stage 1: speed-perturbed copy of the training set (train_sp)
-sp_factors=0.9,1.1
-ablations="emo_only emo_gender emo_speaker emo_asr no_coattn no_swfc"  # conf/tuning/<name>.yaml
-tag=
-demo=auto                     # auto: the built-in corpus and conf/demo when MSP_PODCAST is unset
-cmdline="$0${1+$(printf " %q" "$@")}"  # quoted, so the command in RESULTS.md can be pasted
-if [ "$demo" = auto ] && [ -z "$MSP_PODCAST" ]; then . conf/demo/run.conf; fi
-. utils/parse_options.sh
-scheme=official; folds=1      # MSP-Podcast has one official split, written as fold 1
-exp=exp/mtl_coattn_${upstream}${tag}
-train_set=train; [ "$speed_perturb" = true ] && train_set=train_sp
-model_opts="model.upstream=$upstream model.upstream_path=$upstream_path $train_opts"
-classes=A,S,H,U,F,D,C,N
-note="Corpus: ${MSP_PODCAST:-built-in SYNTHETIC corpus, numbers say nothing about real accuracy}. Upstream: $upstream (fine-tuned). Partitions: official (test: see data prep log). Training set: $train_set."
-
-if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then
-  echo "stage 0: data prep -> data/all, data/folds/official/fold1/{train,valid,test}"
-  local/data.sh --test_split $test_split
-  if [ "$upstream" = hf_hubert_custom ] && [ -n "$upstream_path" ] && [ ! -f "$upstream_path/config.json" ]; then
-    python -c "from ser.features.upstream import make_tiny_hubert as m; m('$upstream_path')"
-  fi
-fi
-if [ $stage -le 1 ] && [ $stop_stage -ge 1 ] && [ "$speed_perturb" = true ]; then
-  echo "stage 1: speed perturbation ($sp_factors) of the training set -> data/folds/official/fold1/train_sp"
-  scripts/mtl_speed_perturb.sh --scheme $scheme --folds $folds --factors $sp_factors
-fi
-if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
-  echo "stage 2: training with every task -> $exp/fold1"
-  scripts/mtl_train_folds.sh --train_config $train_config --scheme $scheme --folds $folds --train_set $train_set \
-    --overrides "$model_opts" --cmd "$cuda_cmd" $exp
-fi
-if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
-  echo "stage 3: test predictions of every task -> $exp/fold1/infer_test"
-  scripts/mtl_infer_folds.sh --scheme $scheme --folds $folds --cmd "$cuda_cmd" $exp
-fi
-if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
-  echo "stage 4: scoring (macro-F1, UA, WA, confusion, gender acc, speaker EER, CER) -> $exp/RESULTS.md"
-  scripts/mtl_score_folds.sh --scheme $scheme --folds $folds --classes $classes --out $exp/RESULTS.md \
-    --title "MSP-Podcast multi-task SER with co-attention and SWFC" --note "$note" --command "$cmdline" full=$exp
-fi
-if [ $stage -le 5 ] && [ $stop_stage -ge 5 ] && [ -n "$ablations" ]; then
-  systems="full=$exp"
-  for a in $ablations; do
-    echo "stage 5: ablation $a (conf/tuning/$a.yaml) -> $exp/ablations/$a/fold1"
-    scripts/mtl_train_folds.sh --train_config $train_config --overlay conf/tuning/$a.yaml --scheme $scheme \
-      --folds $folds --train_set $train_set --overrides "$model_opts" --infer true --cmd "$cuda_cmd" \
-      $exp/ablations/$a
-    systems="$systems $a=$exp/ablations/$a"
-  done
-  echo "stage 5: ablation table -> $exp/ablations/RESULTS.md"
-  # shellcheck disable=SC2086
-  scripts/mtl_score_folds.sh --scheme $scheme --folds $folds --classes $classes --out $exp/ablations/RESULTS.md \
-    --title "MSP-Podcast multi-task SER: ablations" --note "$note" --command "$cmdline" $systems
-fi
+opts=(
+  --corpus_var MSP_PODCAST --corpus_note "Corpus: ${MSP_PODCAST:-built-in SYNTHETIC corpus, numbers say nothing about real accuracy}. Partitions: official (test: see the data prep log)."
+  --scheme official --local_data_opts "--test_split auto"
+  --classes A,S,H,U,F,D,C,N
+  --upstream wavlm_large        # any s3prl transformer upstream (fine-tuned); a local checkpoint with --upstream_path
+  --model_opts "model.upstream={upstream} model.upstream_path={upstream_path}"
+  --systems conf/train.yaml --main_label full --exp_name "mtl_coattn_{upstream}"
+  --ablations "emo_only emo_gender emo_speaker emo_asr no_coattn no_swfc"  # conf/tuning/<name>.yaml
+  --title "MSP-Podcast multi-task SER with co-attention and SWFC" --cmdline "$0${1+$(printf " %q" "$@")}"
+)
+./ser.sh "${opts[@]}" -- "$@"

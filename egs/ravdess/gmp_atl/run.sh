@@ -8,7 +8,7 @@
 #       encoder, top layers fine-tuned (conf/whisper/run.conf: partial fine-tuning, GMP layer -2, scales
 #       16 128 1024, a schedule of about 90 min on 2 CPU cores);
 #   default: a small HuBERT-shaped model, randomly initialised and trained from scratch.
-# The stages are scripts/gmp_atl.sh (shared with egs/iemocap/gmp_atl; ./run.sh --help lists its
+# The stages are gmp/gmp_atl.sh (shared with egs/iemocap/gmp_atl; ./run.sh --help lists its
 # options); this file only sets RAVDESS' defaults, and options given to run.sh override them.
 set -euo pipefail
 cmdline="$0${1+$(printf " %q" "$@")}"  # quoted, so the command in RESULTS.md can be pasted
@@ -38,4 +38,4 @@ case $upstream in
     --hubert_ffn_dim "" --hubert_conv_dim ""                            # empty = 4 x and 1 x hubert_dim
   );;
 esac
-scripts/gmp_atl.sh "${opts[@]}" "$@"
+gmp/gmp_atl.sh "${opts[@]}" "$@"

@@ -31,25 +31,20 @@ Schemes (speaker-independent, model selection included: valid actors come from t
 Usage: prepare_ravdess.py --corpus DIR --out data [--schemes emobox,speaker,emobox_dev] [--seed 0]
 """
 
-import argparse
 import random
 import re
-import shutil
 import sys
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
 if (ROOT / "ser").is_dir() and str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # run from a recipe without an installed package
 
-from tqdm import tqdm  # noqa: E402
-
-from ser.data.audio import audio_duration  # noqa: E402
 from ser.data.datadir import DataDir  # noqa: E402
-from ser.data.folds import Fold, check_speaker_independent, split_utts  # noqa: E402
-from ser.utils import SerError, get_logger, write_text_atomic, run_main  # noqa: E402
+from ser.data.folds import Fold, write_folds  # noqa: E402
+from ser.data.prep import build_datadir, one_per_gender, parse_schemes, prep_arg_parser, scan_release, write_ignored  # noqa: E402
+from ser.utils import SerError, get_logger, run_main  # noqa: E402
 
 log = get_logger("prepare_ravdess")
 
@@ -58,24 +53,14 @@ EMOTIONS = {"01": "neu", "02": "cal", "03": "hap", "04": "sad", "05": "ang", "06
 CLASSES = tuple(EMOTIONS.values())
 INTENSITIES = {"01": "normal", "02": "strong"}
 STATEMENTS = {"01": "Kids are talking by the door", "02": "Dogs are sitting by the door"}
-AUDIO_EXTS = (".wav", ".flac")
 SCHEMES = ("emobox", "speaker", "emobox_dev")
 EMOBOX_TEST = (("01", "11", "20", "21"), ("04", "10", "12", "14"), ("08", "09", "19", "23"), ("03", "05", "07", "24"))
 EMOBOX_ALWAYS_TRAIN = tuple(sorted({f"{a:02d}" for a in range(1, 25)} - {a for f in EMOBOX_TEST for a in f}))
 
-ACTOR_DIR = re.compile(r"^Actor_(\d\d)$")
+ACTOR_DIR = r"^Actor_(\d\d)$"
 # Seven two-digit fields; checked field by field below so the report says which one is wrong.
 NAME = re.compile(r"^(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)$")
-
-
-@dataclass(frozen=True)
-class Utterance:
-    utt: str
-    path: Path
-    actor: str
-    emotion: str
-    intensity: str
-    statement: str
+FIELDS = ("wav.scp", "utt2spk", "text", "utt2emo", "utt2gender", "utt2intensity")
 
 
 def speaker(actor: str) -> str:
@@ -86,10 +71,10 @@ def gender(actor: str) -> str:
     return "m" if int(actor) % 2 else "f"
 
 
-def parse_name(path: Path, folder_actor: str) -> Utterance:
-    """The fields of one file name; SerError saying what is wrong when it breaks the scheme."""
-    if path.suffix.lower() not in AUDIO_EXTS:
-        raise SerError(f"not an audio file ({'/'.join(AUDIO_EXTS)})")
+def parse_name(path: Path, folder: re.Match) -> dict:
+    """One utterance's data-dir fields from its file name; SerError saying what is wrong when the
+    name breaks the scheme."""
+    folder_actor = folder.group(1)
     m = NAME.match(path.stem)
     if not m:
         raise SerError("name is not 03-01-EE-II-SS-RR-AA (seven two-digit fields)")
@@ -115,74 +100,12 @@ def parse_name(path: Path, folder_actor: str) -> Utterance:
         problems.append(f"actor {actor} differs from its folder Actor_{folder_actor}")
     if problems:
         raise SerError("; ".join(problems))
-    return Utterance(f"{speaker(actor)}_{path.stem}", path, actor, EMOTIONS[emo], INTENSITIES[intensity],
-                     STATEMENTS[statement])
-
-
-def scan_corpus(corpus: Path) -> tuple:
-    """(utterances, ignored [(path, reason)]) of every Actor_XX folder."""
-    if not corpus.is_dir():
-        raise SerError(f"RAVDESS corpus directory not found: '{corpus}'. Set RAVDESS in db.sh or the "
-                       "environment to the folder holding Actor_01..Actor_24")
-    actor_dirs, ignored = [], []
-    for p in sorted(corpus.iterdir()):
-        if p.name.startswith("."):
-            continue
-        m = ACTOR_DIR.match(p.name)
-        if p.is_dir() and m:
-            actor_dirs.append((p, m.group(1)))
-        else:
-            ignored.append((p, "not an Actor_XX folder"))
-    if not actor_dirs:
-        raise SerError(f"{corpus}: no Actor_XX folders; is this the RAVDESS speech release "
-                       "(Audio_Speech_Actors_01-24)?")
-    utts, seen = [], {}
-    for folder, actor in actor_dirs:
-        for p in sorted(folder.iterdir()):
-            if p.name.startswith("."):
-                continue  # macOS resource forks and the like, not data
-            if p.is_dir():
-                ignored.append((p, "unexpected folder"))
-                continue
-            try:
-                u = parse_name(p, actor)
-            except SerError as e:
-                ignored.append((p, str(e)))
-                continue
-            if u.utt in seen:
-                raise SerError(f"utterance {p.stem} of {folder} exists twice: {seen[u.utt]} and {p}; keep one")
-            seen[u.utt] = p
-            utts.append(u)
-    if not utts:
-        raise SerError(f"{corpus}: no file follows the RAVDESS naming 03-01-EE-II-SS-RR-AA.wav "
-                       f"({len(ignored)} files ignored, e.g. {ignored[0][0] if ignored else '-'})")
-    return utts, ignored
-
-
-def build_datadir(utts: list) -> DataDir:
-    names = ("wav.scp", "utt2spk", "text", "utt2emo", "utt2gender", "utt2intensity", "utt2dur")
-    fields = {name: {} for name in names}
-    for u in tqdm(utts, desc="utt2dur", unit="utt", file=sys.stderr, mininterval=1.0):
-        fields["wav.scp"][u.utt] = str(u.path)
-        fields["utt2spk"][u.utt] = speaker(u.actor)
-        fields["text"][u.utt] = u.statement
-        fields["utt2emo"][u.utt] = u.emotion
-        fields["utt2gender"][u.utt] = gender(u.actor)
-        fields["utt2intensity"][u.utt] = u.intensity
-        fields["utt2dur"][u.utt] = f"{audio_duration(str(u.path)):.4f}"
-    return DataDir(fields=fields)
+    return {"utt": f"{speaker(actor)}_{path.stem}", "wav.scp": str(path), "utt2spk": speaker(actor),
+            "text": STATEMENTS[statement], "utt2emo": EMOTIONS[emo], "utt2gender": gender(actor),
+            "utt2intensity": INTENSITIES[intensity]}
 
 
 # ---- folds ---------------------------------------------------------------------------------------------
-
-def _pick_one_per_gender(candidates, rng) -> list:
-    chosen = []
-    for g in ("m", "f"):
-        pool = sorted(a for a in candidates if gender(a) == g)
-        if pool:
-            chosen.append(rng.choice(pool))
-    return chosen
-
 
 def emobox_folds(actors, seed: int = 0) -> dict:
     """{EmoBox fold number: Fold}; folds whose test actors are all absent are left out."""
@@ -202,8 +125,8 @@ def emobox_folds(actors, seed: int = 0) -> dict:
 def _valid_pair(train: set, rng) -> list:
     """One male and one female actor of `train`: the always-train actors first, on a partial copy
     this fold's other training actors."""
-    valid = _pick_one_per_gender(train & set(EMOBOX_ALWAYS_TRAIN), rng)
-    for a in _pick_one_per_gender(train - set(EMOBOX_ALWAYS_TRAIN), rng):
+    valid = one_per_gender(train & set(EMOBOX_ALWAYS_TRAIN), gender, rng)
+    for a in one_per_gender(train - set(EMOBOX_ALWAYS_TRAIN), gender, rng):
         if gender(a) not in {gender(v) for v in valid}:
             valid.append(a)
     return valid
@@ -240,32 +163,6 @@ def speaker_folds(actors, seed: int = 0) -> dict:
 FOLD_MAKERS = {"emobox": emobox_folds, "speaker": speaker_folds, "emobox_dev": emobox_dev_folds}
 
 
-def write_numbered_folds(dd: DataDir, out_root: Path, scheme: str, folds: dict) -> dict:
-    """Like ser.data.folds.write_folds, but keeps the given fold numbers (EmoBox's, actor numbers)."""
-    root = out_root / scheme
-    shutil.rmtree(root, ignore_errors=True)  # no stale folds from an earlier run
-    sizes = {}
-    for k, fold in sorted(folds.items()):
-        splits = split_utts(dd, fold)
-        check_speaker_independent(splits, dd.utt2spk, f"{scheme} fold{k}")
-        for name, utts in splits.items():
-            dd.subset(utts).write(root / f"fold{k}" / name)
-        sizes[k] = {n: len(u) for n, u in splits.items()}
-        log.info("%s fold%d: test %s, valid %s, sizes %s", scheme, k, ",".join(fold.test_spks),
-                 ",".join(fold.valid_spks), sizes[k])
-    if not sizes:
-        raise SerError(f"scheme {scheme}: no fold could be made from the actors in the corpus")
-    return sizes
-
-
-def parse_schemes(spec: str) -> list:
-    schemes = [s.strip() for s in spec.split(",") if s.strip()]
-    bad = [s for s in schemes if s not in SCHEMES]
-    if bad or not schemes:
-        raise SerError(f"--schemes '{spec}': unknown {bad} (known: {', '.join(SCHEMES)})")
-    return schemes
-
-
 # ---- main ----------------------------------------------------------------------------------------------
 
 def prepare(corpus, out, schemes="emobox,speaker,emobox_dev", seed: int = 0) -> dict:
@@ -273,19 +170,19 @@ def prepare(corpus, out, schemes="emobox,speaker,emobox_dev", seed: int = 0) -> 
 
     Returns {'dd': DataDir, 'ignored': [(path, reason)], 'sizes': {scheme: {fold: {split: n}}}}.
     """
-    if not str(corpus).strip():
-        raise SerError("RAVDESS corpus path is empty: set RAVDESS in db.sh or the environment")
-    corpus = Path(corpus).absolute()
+    scheme_list = parse_schemes(schemes, SCHEMES)
+    corpus = Path(corpus).absolute() if str(corpus).strip() else corpus
     out = Path(out)
-    scheme_list = parse_schemes(schemes)
-    utts, ignored = scan_corpus(corpus)
-    write_text_atomic(out / "local" / "ignored_files.txt", "".join(f"{p}\t{why}\n" for p, why in ignored))
-    for p, why in ignored:
-        log.warning("ignored %s: %s", p, why)
-    dd = build_datadir(utts)
+    utts, ignored = scan_release(corpus, ACTOR_DIR, "Actor_XX", parse_name, "RAVDESS",
+                                 "the folder holding Actor_01..Actor_24")
+    write_ignored(out, ignored)
+    dd = build_datadir(utts, FIELDS)
     dd.write(out / "all")
-    actors = sorted({u.actor for u in utts})
-    sizes = {s: write_numbered_folds(dd, out / "folds", s, FOLD_MAKERS[s](actors, seed)) for s in scheme_list}
+    actors = sorted({u["utt2spk"].removeprefix("Actor_") for u in utts})
+    sizes = {}
+    for scheme in scheme_list:
+        folds = FOLD_MAKERS[scheme](actors, seed)
+        sizes[scheme] = dict(zip(sorted(folds), write_folds(dd, out / "folds", scheme, folds)))
     report(dd, actors, ignored, sizes, out)
     return {"dd": dd, "ignored": ignored, "sizes": sizes}
 
@@ -304,12 +201,8 @@ def report(dd: DataDir, actors: list, ignored: list, sizes: dict, out: Path) -> 
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description="RAVDESS speech release -> Kaldi data dirs and speaker-independent folds")
-    parser.add_argument("--corpus", required=True, help="folder holding Actor_01..Actor_24")
-    parser.add_argument("--out", default="data", help="output root (default: data)")
-    parser.add_argument("--schemes", default="emobox,speaker,emobox_dev", help="fold schemes: emobox, speaker, emobox_dev (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="draws the emobox valid actors (default: 0)")
-    args = parser.parse_args(argv)
+    args = prep_arg_parser("RAVDESS speech release -> Kaldi data dirs and speaker-independent folds",
+                           "folder holding Actor_01..Actor_24", SCHEMES).parse_args(argv)
     prepare(args.corpus, args.out, args.schemes, args.seed)
 
 

@@ -88,7 +88,7 @@ def check_kmeans_never_sees_held_out_speakers(recipe: Path, tmp_path: Path):
             write(utt, x + 1e4 if utt in held_out else x)
     train_max = max(float(np.abs(real[u]).max()) for u in train)
     out = tmp_path / "poisoned_km"
-    subprocess.run(["bash", "-c", f". ./path.sh && scripts/gmp_kmeans.sh --ks 8,16 --max_fit_frames 20000 "
+    subprocess.run(["bash", "-c", f". ./path.sh && gmp/kmeans.sh --ks 8,16 --max_fit_frames 20000 "
                                   f"--folds 1 {poisoned_root} {out}"],
                    cwd=recipe, env={**os.environ, **recipe_env()}, check=True, capture_output=True)
     for k in (8, 16):

@@ -47,20 +47,17 @@ def test_mtl_coattn_msp_podcast_demo_end_to_end(repo_root, tiny_hubert, tmp_path
 @pytest.mark.parametrize("config", ["conf/train.yaml", "conf/demo/train.yaml"])
 def test_configs_and_ablation_overlays_are_valid(repo_root, config):
     """The real-corpus config never runs in CI: at least its keys must be ones the code takes."""
-    from ser.bin.train import load_run_config
-    from ser.bin.train_mtl import apply_overlay
+    from ser.train.experiment import load_run_config
     from ser.models.mtl_coattn import MTLCoAttn
     from ser.train.trainer import TrainConfig
 
     recipe = repo_root / "egs/msp_podcast/mtl_coattn"
     params = set(inspect.signature(MTLCoAttn.__init__).parameters) - {"self", "info"}
     overlays = sorted((recipe / "conf" / "tuning").glob("*.yaml"))
-    default = re.search(r'^ablations="([^"]*)"', (recipe / "run.sh").read_text(), re.M).group(1).split()
+    default = re.search(r'--ablations "([^"]*)"', (recipe / "run.sh").read_text()).group(1).split()
     assert sorted(default) == sorted(p.stem for p in overlays)
     for overlay in [None, *overlays]:
-        conf = load_run_config(recipe / config, {})
-        if overlay is not None:
-            conf = apply_overlay(conf, overlay)
+        conf = load_run_config(recipe / config, [overlay] if overlay else [])
         TrainConfig.from_dict(conf["train"])
         assert conf["model"]["name"] == "mtl_coattn" and set(conf["model"]) - {"name"} <= params
         assert conf["data"]["use_wav"]

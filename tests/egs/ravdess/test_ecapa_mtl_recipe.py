@@ -23,7 +23,7 @@ def test_ecapa_mtl_recipe_runs_on_a_subset(tmp_path, tiny_whisper):
     recipe = copy_recipe(REPO, "egs/ravdess/ecapa_mtl", tmp_path / "recipe")
     env = {"RAVDESS": str(corpus)}
     # The Whisper member on a tiny random Whisper (whisper_custom): the real one is optional here.
-    opts = ("--train_config", "conf/tiny/train.yaml", "--folds", "1", "--linear_speed_copies", "0.9,1.1",
+    opts = ("--train_config", "conf/demo/train.yaml", "--folds", "1", "--linear_speed_copies", "0.9,1.1",
             "--whisper", "whisper_custom", "--whisper_path", str(tiny_whisper), "--whisper_layers", "1,2")
     run_recipe(recipe, *opts, env=env)
 
@@ -69,7 +69,7 @@ def test_ecapa_mtl_recipe_runs_on_a_subset(tmp_path, tiny_whisper):
         assert np.allclose(fused[u], balanced / balanced.sum(), atol=1e-4)
     fusion_results = (recipe / "exp/fusion/RESULTS.md").read_text()
     assert "| fusion | 1 |" in fusion_results
-    assert "run.sh --train_config conf/tiny/train.yaml --folds 1 --linear_speed_copies 0.9\\,1.1 --whisper" in fusion_results
+    assert "run.sh --train_config conf/demo/train.yaml --folds 1 --linear_speed_copies 0.9\\,1.1 --whisper" in fusion_results
 
     # A second run resumes: every stage finds its outputs complete and the model is not retrained.
     before = (fold / "model.best.pt").stat().st_mtime_ns

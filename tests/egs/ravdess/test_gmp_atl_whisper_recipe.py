@@ -19,7 +19,8 @@ EXP = "exp/gmp_atl_whisper_custom"
 
 
 def test_gmp_atl_on_whisper_runs_on_a_subset(tmp_path):
-    from ser.features.whisper import encoder_frames, make_tiny_whisper
+    from ser.features.tiny import make_tiny_whisper
+    from ser.features.whisper import encoder_frames
 
     whisper = make_tiny_whisper(tmp_path / "whisper3", layers=3)  # trainable_layers 2 leaves one frozen layer
     corpus = ravdess_subset(tmp_path / "ravdess_subset")

@@ -23,7 +23,7 @@ n_groups=$(echo $groups | wc -w)
 for g in $groups; do
   members=(${g//,/ })
   for m in "${members[@]}"; do
-    systems+=("$m"); weights+=("$(python -c "print(1 / ($n_groups * ${#members[@]}))")")
+    systems+=("$m"); weights+=("$(awk -v g="$n_groups" -v m="${#members[@]}" 'BEGIN { printf "%.17g", 1 / (g * m) }')")
   done
 done
 for k in $fold_ids; do

@@ -1,19 +1,30 @@
 #!/usr/bin/env bash
-# Predicts each fold's test set with the fold's trained model (exp/fold<k>/model.best.pt).
+# Predicts each fold's test set with the fold's trained model (<exp-dir>/fold<k>/model.best.pt) and
+# every output it gives (ser.bin.infer). Predictions are redone only when the model or the test
+# inputs changed since they were made (infer_test/.done, scripts/stamp.sh).
 #   scripts/infer_folds.sh --scheme session [--folds "1 3"] [--feats "ssl=dump/x/feats.scp"]
-#       [--cmd utils/run.py] <exp-dir>
+#       [--feats_hint "stage 1"] [--cmd utils/run.py] <exp-dir>
 set -euo pipefail
 scheme=session
 folds=
 feats=
+feats_hint="the feature-dumping stage"
 cmd=utils/run.py
 . utils/parse_options.sh
 if [ $# -ne 1 ]; then echo "usage: $0 [options] <exp-dir>" >&2; exit 1; fi
 exp=$1
 . scripts/folds.sh
-feat_opts=(); for f in $feats; do feat_opts+=(--feat "$f"); done
+. scripts/stamp.sh
+ph='{fold}'
 for k in $fold_ids; do
-  echo "$0: predicting data/folds/$scheme/fold$k/test -> $exp/fold$k/infer_test (log: $exp/fold$k/infer_test.log)"
-  $cmd "$exp/fold$k/infer_test.log" python -m ser.bin.infer --exp-dir "$exp/fold$k" \
-    --data-dir "data/folds/$scheme/fold$k/test" --out-dir "$exp/fold$k/infer_test" "${feat_opts[@]}"
+  out=$exp/fold$k; fd=data/folds/$scheme/fold$k
+  feat_opts=(--feat-hint "$feats_hint"); for f in $feats; do feat_opts+=(--feat "${f//"$ph"/$k}"); done
+  data_dirs=("$fd/test")
+  [ -f "$out/model.best.pt" ] || { echo "$0: $out/model.best.pt not found: run the training stage first" >&2; exit 1; }
+  stamp=$(input_stamp "$out/model.best.pt" "${feat_opts[@]}")
+  if same_stamp "$out/infer_test/.done" "$stamp"; then echo "$0: $out/infer_test is up to date"; continue; fi
+  echo "$0: predicting $fd/test -> $out/infer_test (log: $out/infer_test.log)"
+  $cmd "$out/infer_test.log" python -m ser.bin.infer --exp-dir "$out" \
+    --data-dir "$fd/test" --out-dir "$out/infer_test" "${feat_opts[@]}"
+  printf '%s\n' "$stamp" > "$out/infer_test/.done"
 done

@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
-# Scores every fold's test predictions, then writes <exp-dir>/RESULTS.md.
-#   scripts/score_folds.sh --scheme session --classes neu,hap,ang,sad [--title ...] [--note ...] <exp-dir>
+# Scores the test predictions of one or more systems on the asked folds (--folds, else every fold of
+# the scheme; predictions of other folds left in the same dirs stay out) and writes one RESULTS.md
+# with a row per system (ser.bin.score: every output a system predicted is scored).
+#   scripts/score_folds.sh --scheme session [--folds "1 3"] [--classes neu,hap,ang,sad] [--title ...]
+#       [--note ...] [--command ...] [--out <exp-dir>/RESULTS.md] <exp-dir> | <name>=<exp-dir> ...
+# --classes orders the confusion matrices (default: the predictions' classes.txt); --out defaults
+# to the RESULTS.md of the first system.
 set -euo pipefail
 scheme=session
 folds=
-classes=neu,hap,ang,sad
+classes=
 title=Results
 note=
 command=
+out=
 . utils/parse_options.sh
-if [ $# -ne 1 ]; then echo "usage: $0 [options] <exp-dir>" >&2; exit 1; fi
-exp=$1
+if [ $# -lt 1 ]; then echo "usage: $0 [options] <exp-dir> | <name>=<exp-dir> ..." >&2; exit 1; fi
 . scripts/folds.sh
-for k in $fold_ids; do
-  python -m ser.bin.score fold --data-dir "data/folds/$scheme/fold$k/test" \
-    --pred-dir "$exp/fold$k/infer_test" --classes "$classes"
-done
-python -m ser.bin.score results --exp "$exp" --out "$exp/RESULTS.md" --title "$title" \
-  --note "$note" --command "$command"
-echo "$0: wrote $exp/RESULTS.md"
+out=${out:-${1#*=}/RESULTS.md}
+python -m ser.bin.score --folds-root "data/folds/$scheme" --folds "$fold_ids" ${classes:+--classes "$classes"} \
+  --title "$title" --note "$note" --command "$command" --out "$out" "$@"
+echo "$0: wrote $out"

