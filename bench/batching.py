@@ -109,9 +109,11 @@ def main():
     rav = ravdess_durations(Path(args.ravdess))
     rav = np.random.default_rng(args.seed).permutation(rav)[: args.utts]
     dists = {"RAVDESS (real durations)": rav, "wide (synthetic lognormal)": wide_durations(args.utts, args.seed)}
-    print(f"# batching benchmark\n\ncommand: python {' '.join(sys.argv)}\n"
-          f"date {time.strftime('%Y-%m-%d %H:%M:%S %Z')}, nproc {os.cpu_count()}, torch threads {args.threads}, "
-          f"load average {os.getloadavg()}\n")
+    print(
+        f"# batching benchmark\n\ncommand: python {' '.join(sys.argv)}\n"
+        f"date {time.strftime('%Y-%m-%d %H:%M:%S %Z')}, nproc {os.cpu_count()}, torch threads {args.threads}, "
+        f"load average {os.getloadavg()}\n"
+    )
     print("| lengths | sampler | padding | baseline utt/s | BiLSTM utt/s |")
     print("|---|---|---|---|---|", flush=True)
     info = {"num_classes": 4, "feats": {"ssl": {"num_layers": 1, "dim": DIM}}}
@@ -125,8 +127,11 @@ def main():
             base = epoch_throughput(SuperbBaseline(info), data, sampler)
             torch.manual_seed(args.seed)
             lstm = epoch_throughput(BiLSTMHead(), data, sampler)
-            print(f"| {name}, {len(lengths)} utts, {dur.min():.1f}-{dur.max():.1f} s | {sname} | {100 * pad:.1f}% | "
-                  f"{base:.0f} | {lstm:.1f} |", flush=True)
+            print(
+                f"| {name}, {len(lengths)} utts, {dur.min():.1f}-{dur.max():.1f} s | {sname} | {100 * pad:.1f}% | "
+                f"{base:.0f} | {lstm:.1f} |",
+                flush=True,
+            )
     print(f"\nload average at end {os.getloadavg()}")
 
 

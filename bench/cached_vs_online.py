@@ -35,7 +35,6 @@ from ser.data.sampler import BucketBatchSampler  # noqa: E402
 from ser.features.store import FeatReader  # noqa: E402
 from ser.features.upstream import Upstream  # noqa: E402
 from ser.models.baseline import SuperbBaseline  # noqa: E402
-from ser.nn.pooling import lengths_to_mask  # noqa: E402
 
 CLASSES = ["neu", "cal", "hap", "sad", "ang", "fea", "dis", "sur"]
 
@@ -105,9 +104,12 @@ def train(mode, data_train, data_valid, feats_scp, upstream_path, epochs, seed, 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ravdess", default=str(DEFAULT_RAVDESS))
-    ap.add_argument("--upstream-path", default=None,
-                    help="transformers HuBERT folder for hf_hubert_custom (default: a random HubertConfig() model, "
-                    "saved once in bench/out/hubert_base_random)")
+    ap.add_argument(
+        "--upstream-path",
+        default=None,
+        help="transformers HuBERT folder for hf_hubert_custom (default: a random HubertConfig() model, "
+        "saved once in bench/out/hubert_base_random)",
+    )
     ap.add_argument("--files-per-actor", type=int, default=2, help="seeded subset per actor (0: all 60)")
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=8)
@@ -125,37 +127,70 @@ def main():
     all_data.subset(valid_utts).write(work / "data" / "valid")
     train_d, valid_d = DataDir.load(work / "data" / "train"), DataDir.load(work / "data" / "valid")
     info = machine()
-    print(f"# cached vs online upstream\n\n{info}\ncommand: python {' '.join(sys.argv)}\n"
-          f"RAVDESS subset: {len(train_utts)} train + {len(valid_utts)} valid files, {hours * 60:.1f} min of audio; "
-          f"torch threads {args.threads}\n", flush=True)
+    print(
+        f"# cached vs online upstream\n\n{info}\ncommand: python {' '.join(sys.argv)}\n"
+        f"RAVDESS subset: {len(train_utts)} train + {len(valid_utts)} valid files, {hours * 60:.1f} min of audio; "
+        f"torch threads {args.threads}\n",
+        flush=True,
+    )
     upstream = args.upstream_path or hubert_base_random()
     dump = work / "dump"
     (dump / "log").mkdir(parents=True)
     t = time.perf_counter()
     opts = ["--data-dir", data, "--out", dump, "--nj", "2"]
-    run_timed([sys.executable, ROOT / "tools" / "utils" / "run.py", "JOB=1:2", dump / "log" / "dump.JOB.log",
-               sys.executable, "-m", "ser.bin.dump_feats", *opts, "--kind", "upstream", "--upstream",
-               "hf_hubert_custom", "--upstream-path", upstream, "--job", "JOB"], dump / "log" / "run.log",
-              env={"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    run_timed(
+        [
+            sys.executable,
+            ROOT / "tools" / "utils" / "run.py",
+            "JOB=1:2",
+            dump / "log" / "dump.JOB.log",
+            sys.executable,
+            "-m",
+            "ser.bin.dump_feats",
+            *opts,
+            "--kind",
+            "upstream",
+            "--upstream",
+            "hf_hubert_custom",
+            "--upstream-path",
+            upstream,
+            "--job",
+            "JOB",
+        ],
+        dump / "log" / "run.log",
+        env={"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
+    )
     run_timed([sys.executable, "-m", "ser.bin.dump_feats", *opts, "--merge"], dump / "log" / "merge.log")
     dump_s = time.perf_counter() - t
     print(f"one-off dump (nj 2): {dump_s:.1f} s", flush=True)
-    res = {m: train(m, train_d, valid_d, dump / "feats.scp", str(upstream), args.epochs, args.seed, args.batch_size)
-           for m in ("cached", "online")}
+    res = {
+        m: train(m, train_d, valid_d, dump / "feats.scp", str(upstream), args.epochs, args.seed, args.batch_size)
+        for m in ("cached", "online")
+    }
     c, o = np.mean(res["cached"]["epoch_s"]), np.mean(res["online"]["epoch_s"])
     dloss = float(np.max(np.abs(np.array(res["cached"]["losses"]) - np.array(res["online"]["losses"]))))
     dlogit = float(np.max(np.abs(res["cached"]["logits"] - res["online"]["logits"])))
     same_pred = float(np.mean(res["cached"]["logits"].argmax(1) == res["online"]["logits"].argmax(1)))
-    print("\n| mode | epoch s (mean of {}) | speed-up | one-off dump s |".format(args.epochs))
+    print(f"\n| mode | epoch s (mean of {args.epochs}) | speed-up | one-off dump s |")
     print("|---|---|---|---|")
     print(f"| online upstream | {o:.1f} | 1x | - |")
     print(f"| cached ark | {c:.2f} | {o / c:.1f}x | {dump_s:.1f} |")
-    print(f"\nequal results: max |loss difference| over {len(res['cached']['losses'])} steps {dloss:.2e}; "
-          f"max |valid logit difference| {dlogit:.2e}; same valid predictions {100 * same_pred:.1f}%")
+    print(
+        f"\nequal results: max |loss difference| over {len(res['cached']['losses'])} steps {dloss:.2e}; "
+        f"max |valid logit difference| {dlogit:.2e}; same valid predictions {100 * same_pred:.1f}%"
+    )
     print(f"break-even after {dump_s / max(o - c, 1e-9):.2f} epochs; load average at end {os.getloadavg()}")
-    out = {"machine": info, "hours": hours, "dump_s": dump_s, "epochs": args.epochs,
-           "cached_epoch_s": res["cached"]["epoch_s"], "online_epoch_s": res["online"]["epoch_s"],
-           "max_loss_diff": dloss, "max_logit_diff": dlogit, "same_predictions": same_pred}
+    out = {
+        "machine": info,
+        "hours": hours,
+        "dump_s": dump_s,
+        "epochs": args.epochs,
+        "cached_epoch_s": res["cached"]["epoch_s"],
+        "online_epoch_s": res["online"]["epoch_s"],
+        "max_loss_diff": dloss,
+        "max_logit_diff": dlogit,
+        "same_predictions": same_pred,
+    }
     path = OUT / f"cached_vs_online-{time.strftime('%Y%m%d-%H%M%S')}.json"
     path.write_text(json.dumps(out, indent=1))
     shutil.rmtree(dump)

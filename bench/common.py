@@ -17,12 +17,25 @@ if str(ROOT) not in sys.path:
 
 def machine() -> dict:
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
-    return {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "nproc": os.cpu_count(), "cpu": cpu,
-            "python": platform.python_version(), "loadavg_start": [round(v, 2) for v in os.getloadavg()]}
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "loadavg_start": [round(v, 2) for v in os.getloadavg()],
+    }
 
 
-RAVDESS_EMOTIONS = {"01": "neu", "02": "cal", "03": "hap", "04": "sad", "05": "ang", "06": "fea", "07": "dis",
-                    "08": "sur"}
+RAVDESS_EMOTIONS = {
+    "01": "neu",
+    "02": "cal",
+    "03": "hap",
+    "04": "sad",
+    "05": "ang",
+    "06": "fea",
+    "07": "dis",
+    "08": "sur",
+}
 
 
 def ravdess_data_dir(ravdess: Path, files_per_actor: int, out: Path, seed: int = 0):
@@ -62,8 +75,9 @@ def hubert_base_random(out: Path = OUT / "hubert_base_random", seed: int = 0) ->
     torch.manual_seed(seed)
     tmp = out.with_name(out.name + ".tmp")
     HubertModel(HubertConfig()).save_pretrained(tmp)
-    Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True,
-                             return_attention_mask=True).save_pretrained(tmp)
+    Wav2Vec2FeatureExtractor(
+        feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True, return_attention_mask=True
+    ).save_pretrained(tmp)
     tmp.rename(out)
     return out
 
@@ -73,8 +87,9 @@ def run_timed(cmd, log_path, cwd=ROOT, env=None):
     in MB), all from wait4: the child and its own waited-for children."""
     t = time.perf_counter()
     with open(log_path, "w") as log:
-        proc = subprocess.Popen([str(c) for c in cmd], stdout=log, stderr=subprocess.STDOUT, cwd=cwd,
-                                env={**os.environ, **(env or {})})
+        proc = subprocess.Popen(
+            [str(c) for c in cmd], stdout=log, stderr=subprocess.STDOUT, cwd=cwd, env={**os.environ, **(env or {})}
+        )
         _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t
     if os.waitstatus_to_exitcode(status) != 0:

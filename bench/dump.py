@@ -46,14 +46,32 @@ def dump_stage(data, out, kind, nj, upstream_path=None):
     shutil.rmtree(out, ignore_errors=True)
     (out / "log").mkdir(parents=True)
     opts = ["--data-dir", data, "--out", out, "--nj", str(nj)]
-    kind_opts = ["--kind", "upstream", "--upstream", "hf_hubert_custom", "--upstream-path", upstream_path] \
-        if kind == "hubert" else ["--kind", kind]
+    kind_opts = (
+        ["--kind", "upstream", "--upstream", "hf_hubert_custom", "--upstream-path", upstream_path]
+        if kind == "hubert"
+        else ["--kind", kind]
+    )
     t = time.perf_counter()
-    _, cpu_jobs, _ = run_timed([sys.executable, ROOT / "tools" / "utils" / "run.py", f"JOB=1:{nj}",
-                                out / "log" / "dump.JOB.log", sys.executable, "-m", "ser.bin.dump_feats", *opts,
-                                *kind_opts, "--job", "JOB"], out / "log" / "run.log",
-                               env={"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
-    _, cpu_merge, _ = run_timed([sys.executable, "-m", "ser.bin.dump_feats", *opts, "--merge"], out / "log" / "merge.log")
+    _, cpu_jobs, _ = run_timed(
+        [
+            sys.executable,
+            ROOT / "tools" / "utils" / "run.py",
+            f"JOB=1:{nj}",
+            out / "log" / "dump.JOB.log",
+            sys.executable,
+            "-m",
+            "ser.bin.dump_feats",
+            *opts,
+            *kind_opts,
+            "--job",
+            "JOB",
+        ],
+        out / "log" / "run.log",
+        env={"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
+    )
+    _, cpu_merge, _ = run_timed(
+        [sys.executable, "-m", "ser.bin.dump_feats", *opts, "--merge"], out / "log" / "merge.log"
+    )
     return time.perf_counter() - t, cpu_jobs + cpu_merge
 
 
@@ -78,9 +96,14 @@ def stage_section(args) -> None:
     data, hours = ravdess_data_dir(Path(args.ravdess), args.files_per_actor, work / "data")
     n_utts = len((data / "utt2spk").read_text().splitlines())
     info = machine()
-    print(f"# feature dump benchmark\n\n{info}\ncommand: python {' '.join(sys.argv)}\n"
-          f"RAVDESS subset: {n_utts} files ({args.files_per_actor or 60} per actor), {hours * 60:.1f} min of audio\n")
-    print("| features | dims/frame | nj | wall s | RTF (wall) | CPU s | CPU s per audio s | ark MB/h float32 | ark MB/h float16 |")
+    print(
+        f"# feature dump benchmark\n\n{info}\ncommand: python {' '.join(sys.argv)}\n"
+        f"RAVDESS subset: {n_utts} files ({args.files_per_actor or 60} per actor), {hours * 60:.1f} min of audio\n"
+    )
+    print(
+        "| features | dims/frame | nj | wall s | RTF (wall) | CPU s | CPU s per audio s | ark MB/h float32 "
+        "| ark MB/h float16 |"
+    )
     print("|---|---|---|---|---|---|---|---|---|", flush=True)
     results = {"machine": info, "utts": n_utts, "hours": hours, "rows": []}
     hubert = args.upstream_path or (str(hubert_base_random()) if "hubert" in args.kinds else None)
@@ -92,12 +115,24 @@ def stage_section(args) -> None:
             dims = int(meta.get("num_layers", 1)) * int(meta["dim"])
             f32 = ark_bytes(out) / 2**20 / hours
             f16 = float16_bytes(out) / 2**20 / hours if nj == 1 else None
-            row = {"kind": kind, "nj": nj, "dims": dims, "wall_s": wall, "rtf": wall / (hours * 3600), "cpu_s": cpu,
-                   "mb_per_hour_f32": f32, "mb_per_hour_f16": f16, "loadavg": os.getloadavg()[0]}
+            row = {
+                "kind": kind,
+                "nj": nj,
+                "dims": dims,
+                "wall_s": wall,
+                "rtf": wall / (hours * 3600),
+                "cpu_s": cpu,
+                "mb_per_hour_f32": f32,
+                "mb_per_hour_f16": f16,
+                "loadavg": os.getloadavg()[0],
+            }
             results["rows"].append(row)
-            print(f"| {kind} | {dims} | {nj} | {wall:.1f} | {row['rtf']:.3f} | {cpu:.1f} | {cpu / (hours * 3600):.3f} | "
-                  f"{f32:.0f} | "
-                  f"{'' if f16 is None else f'{f16:.0f}'} |", flush=True)
+            print(
+                f"| {kind} | {dims} | {nj} | {wall:.1f} | {row['rtf']:.3f} | {cpu:.1f} | {cpu / (hours * 3600):.3f} | "
+                f"{f32:.0f} | "
+                f"{'' if f16 is None else f'{f16:.0f}'} |",
+                flush=True,
+            )
             if not args.keep:
                 shutil.rmtree(out)
     results["machine"]["loadavg_end"] = os.getloadavg()
@@ -212,24 +247,42 @@ def batch_rows(name: str, dumper, data, args, work: Path) -> list[dict]:
     runs = {label: {"wall": [], "cpu": []} for label, _, _ in modes}
     for r in range(args.rounds):
         for i, (label, batches, batching) in enumerate(modes):
-            wall, cpu, feats, passes, padding = timed_dump(dumper, data.get("wav.scp"), batches, batching,
-                                                           work / f"{name}_{i}", args.min_seconds)
+            wall, cpu, feats, passes, padding = timed_dump(
+                dumper, data.get("wav.scp"), batches, batching, work / f"{name}_{i}", args.min_seconds
+            )
             runs[label]["wall"].append(wall)
             runs[label]["cpu"].append(cpu)
             if r == 0:  # the features are the same every round; compare them once
                 if i == 0:
                     ref = feats  # one by one: what every other mode is compared with
-                runs[label].update(passes=passes, padding=padding, diff=max(
-                    max_rel_diff(ref[u], feats[u], dumper.num_layers) for u in data.utts))
+                runs[label].update(
+                    passes=passes,
+                    padding=padding,
+                    diff=max(max_rel_diff(ref[u], feats[u], dumper.num_layers) for u in data.utts),
+                )
     ref_wall = float(np.median(runs["one by one"]["wall"]))
     rows = []
     for label, run in runs.items():
         wall, cpu = float(np.median(run["wall"])), float(np.median(run["cpu"]))
-        rows.append({"upstream": name, "mode": label, "passes": run["passes"], "padding": run["padding"],
-                     "wall_s": wall, "cpu_s": cpu, "walls": run["wall"], "cpus": run["cpu"],
-                     "utt_per_s": len(durs) / wall, "rtf": wall / audio_s, "speedup": ref_wall / wall,
-                     "max_rel_diff": run["diff"], "probe_rel_diff": probe, "probe_s": probe_s,
-                     "loadavg": os.getloadavg()[0]})
+        rows.append(
+            {
+                "upstream": name,
+                "mode": label,
+                "passes": run["passes"],
+                "padding": run["padding"],
+                "wall_s": wall,
+                "cpu_s": cpu,
+                "walls": run["wall"],
+                "cpus": run["cpu"],
+                "utt_per_s": len(durs) / wall,
+                "rtf": wall / audio_s,
+                "speedup": ref_wall / wall,
+                "max_rel_diff": run["diff"],
+                "probe_rel_diff": probe,
+                "probe_s": probe_s,
+                "loadavg": os.getloadavg()[0],
+            }
+        )
     return rows
 
 
@@ -248,13 +301,22 @@ def batch_section(args) -> None:
     data = DataDir.load(data_path)
     audio_s = sum(data.utt2dur().values())
     info = machine()
-    print(f"# upstream dump: one by one vs batched\n\n{info}\ncommand: python {' '.join(sys.argv)}\n{what}: "
-          f"{len(data)} files, {audio_s:.1f} s of audio; {args.threads} torch thread(s), device cpu; "
-          f"median of {args.rounds} interleaved rounds\n")
+    print(
+        f"# upstream dump: one by one vs batched\n\n{info}\ncommand: python {' '.join(sys.argv)}\n{what}: "
+        f"{len(data)} files, {audio_s:.1f} s of audio; {args.threads} torch thread(s), device cpu; "
+        f"median of {args.rounds} interleaved rounds\n"
+    )
     print("| upstream | mode | forward passes | padding | wall s | CPU s | utt/s | RTF | speed-up | max rel diff |")
     print("|---|---|---|---|---|---|---|---|---|---|", flush=True)
-    results = {"machine": info, "audio": what, "utts": len(data), "audio_s": audio_s, "threads": args.threads,
-               "batch_seconds": args.batch_seconds, "rows": []}
+    results = {
+        "machine": info,
+        "audio": what,
+        "utts": len(data),
+        "audio_s": audio_s,
+        "threads": args.threads,
+        "batch_seconds": args.batch_seconds,
+        "rows": [],
+    }
     first_wav = load_audio(data.get("wav.scp")[data.utts[0]])
     for name in args.upstreams.split(","):
         source = upstream_source(name)
@@ -264,11 +326,17 @@ def batch_section(args) -> None:
         dumper([first_wav])  # warm-up: lazy initialisation stays out of the timing
         for r in batch_rows(name, dumper, data, args, work):
             results["rows"].append(r)
-            print(f"| {name} | {r['mode']} | {r['passes']} | {100 * r['padding']:.1f} % | {r['wall_s']:.2f} | "
-                  f"{r['cpu_s']:.2f} | {r['utt_per_s']:.2f} | {r['rtf']:.4f} | {r['speedup']:.2f}x | "
-                  f"{r['max_rel_diff']:.1e} |", flush=True)
-        print(f"<!-- {name}: probe {results['rows'][-1]['probe_rel_diff']:.2g} in "
-              f"{results['rows'][-1]['probe_s']:.2f} s -->", flush=True)
+            print(
+                f"| {name} | {r['mode']} | {r['passes']} | {100 * r['padding']:.1f} % | {r['wall_s']:.2f} | "
+                f"{r['cpu_s']:.2f} | {r['utt_per_s']:.2f} | {r['rtf']:.4f} | {r['speedup']:.2f}x | "
+                f"{r['max_rel_diff']:.1e} |",
+                flush=True,
+            )
+        print(
+            f"<!-- {name}: probe {results['rows'][-1]['probe_rel_diff']:.2g} in "
+            f"{results['rows'][-1]['probe_s']:.2f} s -->",
+            flush=True,
+        )
         del dumper
     results["machine"]["loadavg_end"] = os.getloadavg()
     path = OUT / f"dump-batch-{time.strftime('%Y%m%d-%H%M%S')}.json"
@@ -282,19 +350,27 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sections", default="stage,batch", help="stage, batch, or both")
     ap.add_argument("--ravdess", default=str(DEFAULT_RAVDESS))
-    ap.add_argument("--upstream-path", default=None,
-                    help="stage: transformers HuBERT folder for hf_hubert_custom (default: a random HubertConfig() "
-                    "model, saved once in bench/out/hubert_base_random)")
+    ap.add_argument(
+        "--upstream-path",
+        default=None,
+        help="stage: transformers HuBERT folder for hf_hubert_custom (default: a random HubertConfig() "
+        "model, saved once in bench/out/hubert_base_random)",
+    )
     ap.add_argument("--files-per-actor", type=int, default=4, help="stage: seeded subset per actor (0: all 60)")
     ap.add_argument("--kinds", default="fbank,mfcc,stf,hubert", help="stage: feature kinds")
     ap.add_argument("--nj", default="1,2", help="stage: job counts")
-    ap.add_argument("--upstreams", default="fbank,hubert_tiny,hubert_base,whisper_base,whisper_base_padded",
-                    help="batch: upstreams")
+    ap.add_argument(
+        "--upstreams", default="fbank,hubert_tiny,hubert_base,whisper_base,whisper_base_padded", help="batch: upstreams"
+    )
     ap.add_argument("--files", type=int, default=40, help="batch: files (half from Actor_01, half from Actor_02)")
     ap.add_argument("--batch-seconds", default="60", help="batch: dump_feats --batch-seconds, comma-separated")
     ap.add_argument("--rounds", type=int, default=3, help="batch: interleaved repetitions of every mode")
-    ap.add_argument("--min-seconds", type=float, default=3.0,
-                    help="batch: repeat a fast mode within a round until this long, and time the mean")
+    ap.add_argument(
+        "--min-seconds",
+        type=float,
+        default=3.0,
+        help="batch: repeat a fast mode within a round until this long, and time the mean",
+    )
     ap.add_argument("--threads", type=int, default=1, help="batch: torch threads")
     ap.add_argument("--keep", action="store_true", help="keep the dumps in bench/out/dump and bench/out/dump_batch")
     args = ap.parse_args()

@@ -9,8 +9,8 @@ Section "inmem": the same synthetic frames (bench/synthetic_frames.py) are clust
       n_init 20, max_iter 100, k-means++, reassignment_ratio 0, max_no_improvement 100, tol 0),
   (b) faiss.Kmeans, niter 20, faiss defaults otherwise (so at most 256 K training points),
   ours: ser.cluster.kmeans.KMeans (faiss and torch backends, defaults; float16 input).
-Every method is timed (wall and CPU seconds of this process) for fitting and for labelling all N frames; inertia is then evaluated the
-same way for all (mean squared distance of every frame to its nearest centroid, exact float32).
+Every method is timed (wall and CPU seconds of this process) for fitting and for labelling all N frames; inertia
+is then evaluated the same way for all (mean squared distance of every frame to its nearest centroid, exact float32).
 (a) is skipped above --ref-a-max-k, because its 20 k-means++ initialisations grow with K^2.
 
 Section "stage3": writes N synthetic frames as utterances of 10 speakers to a float16 ark, then
@@ -44,23 +44,34 @@ def exact_mean_inertia(x16: np.ndarray, centroids: np.ndarray) -> float:
     index.add(np.ascontiguousarray(centroids, dtype=np.float32))
     total = 0.0
     for a in range(0, len(x16), 32768):
-        d, _ = index.search(np.asarray(x16[a:a + 32768], dtype=np.float32), 1)
+        d, _ = index.search(np.asarray(x16[a : a + 32768], dtype=np.float32), 1)
         total += float(np.maximum(d, 0).astype(np.float64).sum())
     return total / len(x16)
 
 
 def label_in_blocks(predict, x16, step=32768):
     for a in range(0, len(x16), step):
-        predict(np.asarray(x16[a:a + step], dtype=np.float32))
+        predict(np.asarray(x16[a : a + step], dtype=np.float32))
 
 
 def ref_a(x16, k, seed):
     from sklearn.cluster import MiniBatchKMeans
 
     x = np.asarray(x16, dtype=np.float32)
-    km = MiniBatchKMeans(n_clusters=k, init="k-means++", max_iter=100, batch_size=10000, verbose=0,
-                         compute_labels=False, tol=0.0, max_no_improvement=100, init_size=None, n_init=20,
-                         reassignment_ratio=0.0, random_state=seed)
+    km = MiniBatchKMeans(
+        n_clusters=k,
+        init="k-means++",
+        max_iter=100,
+        batch_size=10000,
+        verbose=0,
+        compute_labels=False,
+        tol=0.0,
+        max_no_improvement=100,
+        init_size=None,
+        n_init=20,
+        reassignment_ratio=0.0,
+        random_state=seed,
+    )
     with Timer() as fit:
         km.fit(x)
     del x
@@ -91,6 +102,7 @@ def ours(backend, **kwargs):
         with Timer() as lab:
             km.predict(x16)
         return km.centroids, fit, lab
+
     return run
 
 
@@ -99,14 +111,20 @@ def section_inmem(args, results):
     t = time.perf_counter()
     x16 = SyntheticFrames(args.seed).frames(args.n, dtype=np.float16)
     print(f"(generated in {time.perf_counter() - t:.0f} s)\n")
-    methods = [("ref (a) sklearn MiniBatchKMeans", "a", ref_a), ("ref (b) faiss.Kmeans", "b", ref_b),
-               ("ours, faiss backend", "ours_faiss", ours("faiss")), ("ours, torch backend", "ours_torch", ours("torch"))]
+    methods = [
+        ("ref (a) sklearn MiniBatchKMeans", "a", ref_a),
+        ("ref (b) faiss.Kmeans", "b", ref_b),
+        ("ours, faiss backend", "ours_faiss", ours("faiss")),
+        ("ours, torch backend", "ours_torch", ours("torch")),
+    ]
     methods = [m for m in methods if m[1] in args.methods]
     for v in filter(None, args.variants.split(";")):  # e.g. "niter=10,schedule=full"
         kwargs = {key: (val if val.isalpha() else int(val)) for key, val in (kv.split("=") for kv in v.split(","))}
         methods.append((f"ours, faiss backend, {v}", f"ours_faiss_{v}", ours("faiss", **kwargs)))
-    print("| K | method | fit s (CPU s) | label s (CPU s) | inertia/frame | fit speed-up vs (a), wall (CPU) | "
-          "vs (b) | inertia vs (a) | vs (b) |")
+    print(
+        "| K | method | fit s (CPU s) | label s (CPU s) | inertia/frame | fit speed-up vs (a), wall (CPU) | "
+        "vs (b) | inertia vs (a) | vs (b) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|", flush=True)
     for k in args.k:
         row = {}
@@ -115,20 +133,29 @@ def section_inmem(args, results):
                 print(f"| {k} | {title} | skipped (K > --ref-a-max-k {args.ref_a_max_k}) | | | | | | |", flush=True)
                 continue
             centroids, fit, lab = fn(x16, k, args.seed)
-            r = {"fit_s": fit.wall, "fit_cpu_s": fit.cpu, "label_s": lab.wall, "label_cpu_s": lab.cpu,
-                 "inertia": exact_mean_inertia(x16, centroids), "loadavg": os.getloadavg()[0]}
+            r = {
+                "fit_s": fit.wall,
+                "fit_cpu_s": fit.cpu,
+                "label_s": lab.wall,
+                "label_cpu_s": lab.cpu,
+                "inertia": exact_mean_inertia(x16, centroids),
+                "loadavg": os.getloadavg()[0],
+            }
             row[key] = r
 
-            def speedup(ref):
+            def speedup(ref, row=row, key=key, r=r):
                 if ref not in row or ref == key:
                     return ""
                 return f"{row[ref]['fit_s'] / r['fit_s']:.1f}x ({row[ref]['fit_cpu_s'] / r['fit_cpu_s']:.1f}x)"
 
-            def inertia(ref):
+            def inertia(ref, row=row, key=key, r=r):
                 return "" if ref not in row or ref == key else f"{r['inertia'] / row[ref]['inertia']:.4f}"
-            print(f"| {k} | {title} | {fit.wall:.1f} ({fit.cpu:.0f}) | {lab.wall:.1f} ({lab.cpu:.0f}) | "
-                  f"{r['inertia']:.2f} | {speedup('a')} | {speedup('b')} | {inertia('a')} | {inertia('b')} |",
-                  flush=True)
+
+            print(
+                f"| {k} | {title} | {fit.wall:.1f} ({fit.cpu:.0f}) | {lab.wall:.1f} ({lab.cpu:.0f}) | "
+                f"{r['inertia']:.2f} | {speedup('a')} | {speedup('b')} | {inertia('a')} | {inertia('b')} |",
+                flush=True,
+            )
         results["inmem"][str(k)] = row
 
 
@@ -162,35 +189,70 @@ def section_stage3(args, results):
         print("|---|---|---|---|---|---|---|", flush=True)
         for backend in args.stage3_backends:
             out = work / f"kmeans_{backend}"
-            cmd = [sys.executable, "-m", "ser.bin.kmeans", "--feats", work / "dump" / "feats.scp",
-                   "--fit-dir", work / "data" / "train", "--label-all", "--ks", ",".join(map(str, ks)),
-                   "--backend", backend, "--seed", str(args.seed), "--out", out]
+            cmd = [
+                sys.executable,
+                "-m",
+                "ser.bin.kmeans",
+                "--feats",
+                work / "dump" / "feats.scp",
+                "--fit-dir",
+                work / "data" / "train",
+                "--label-all",
+                "--ks",
+                ",".join(map(str, ks)),
+                "--backend",
+                backend,
+                "--seed",
+                str(args.seed),
+                "--out",
+                out,
+            ]
             if args.stage3_max_fit_frames:
                 cmd += ["--max-fit-frames", str(args.stage3_max_fit_frames)]
             wall, cpu, rss = run_timed(cmd, work / f"{backend}.log")
             stats = {k: json.loads((out / f"labels_k{k}.stats.json").read_text()) for k in ks}
-            results["stage3"][backend] = {"n": n, "ks": ks, "wall_s": wall, "cpu_s": cpu, "peak_rss_mb": rss,
-                                          "float16_data_mb": data_mb, "stats": stats, "loadavg": os.getloadavg()[0],
-                                          "log": (work / f"{backend}.log").read_text()[-3000:]}
-            print(f"| {backend} | {wall:.0f} | {cpu:.0f} | {rss:.0f} | {rss / data_mb:.2f} | "
-                  f"{'yes' if wall <= 600 else 'NO'} | "
-                  f"{'yes' if rss < 2 * data_mb else 'NO'} |", flush=True)
+            results["stage3"][backend] = {
+                "n": n,
+                "ks": ks,
+                "wall_s": wall,
+                "cpu_s": cpu,
+                "peak_rss_mb": rss,
+                "float16_data_mb": data_mb,
+                "stats": stats,
+                "loadavg": os.getloadavg()[0],
+                "log": (work / f"{backend}.log").read_text()[-3000:],
+            }
+            print(
+                f"| {backend} | {wall:.0f} | {cpu:.0f} | {rss:.0f} | {rss / data_mb:.2f} | "
+                f"{'yes' if wall <= 600 else 'NO'} | "
+                f"{'yes' if rss < 2 * data_mb else 'NO'} |",
+                flush=True,
+            )
             for k in ks:
                 s = stats[k]
-                print(f"  K={k}: {s['used_clusters']} clusters used, perplexity {s['perplexity']:.0f}, "
-                      f"largest {100 * s['largest_cluster_share']:.2f}%")
+                print(
+                    f"  K={k}: {s['used_clusters']} clusters used, perplexity {s['perplexity']:.0f}, "
+                    f"largest {100 * s['largest_cluster_share']:.2f}%"
+                )
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=200_000, help="frames for the in-memory comparison")
     ap.add_argument("--k", default="64,512,4096", help="codebook sizes for the in-memory comparison")
-    ap.add_argument("--quick", action="store_true",
-                    help="small sizes (N 20k, K 16,128; stage 3 on 50k frames, K 16,128,1024), about 2 minutes")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="small sizes (N 20k, K 16,128; stage 3 on 50k frames, K 16,128,1024), about 2 minutes",
+    )
     ap.add_argument("--sections", default="inmem,stage3")
     ap.add_argument("--methods", default="a,b,ours_faiss,ours_torch")
-    ap.add_argument("--variants", default="", help="extra runs of ours (faiss backend) with other KMeans settings, "
-                    "e.g. 'niter=10;niter=6' (';' between runs, ',' between settings)")
+    ap.add_argument(
+        "--variants",
+        default="",
+        help="extra runs of ours (faiss backend) with other KMeans settings, "
+        "e.g. 'niter=10;niter=6' (';' between runs, ',' between settings)",
+    )
     ap.add_argument("--ref-a-max-k", type=int, default=512)
     ap.add_argument("--stage3-n", type=int, default=1_300_000)
     ap.add_argument("--stage3-ks", default="64,512,4096")

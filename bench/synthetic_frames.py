@@ -19,9 +19,9 @@ BLOCK = 65536
 class SyntheticFrames:
     def __init__(self, seed: int = 0, dim: int = DIM, states: int = STATES):
         g = torch.Generator().manual_seed(10_000 + seed)
-        basis = torch.randn(SUBSPACE, dim, generator=g) / SUBSPACE ** 0.5
+        basis = torch.randn(SUBSPACE, dim, generator=g) / SUBSPACE**0.5
         self.means = (torch.randn(states, SUBSPACE, generator=g) @ basis) * 4.0
-        self.noise_dirs = torch.randn(NOISE_RANK, dim, generator=g) / NOISE_RANK ** 0.5
+        self.noise_dirs = torch.randn(NOISE_RANK, dim, generator=g) / NOISE_RANK**0.5
         self.spread = 1.0 + 2.0 * torch.rand(states, generator=g)
         w = 1.0 / (torch.arange(states, dtype=torch.float64) + 10.0)
         self.weights = w / w.sum()
@@ -45,7 +45,7 @@ class SyntheticFrames:
         out = np.empty((n, self.dim), dtype=dtype)
         for i, a in enumerate(range(0, n, BLOCK)):
             m = min(BLOCK, n - a)
-            out[a:a + m] = self.block(i, m)
+            out[a : a + m] = self.block(i, m)
         return out
 
     def utterances(self, n_frames: int, min_len: int = 100, max_len: int = 500):

@@ -70,7 +70,9 @@ def load_config(path, defaults: dict, overrides: dict | None = None, overlays=()
                 raise SerError(f"{where}: '{section}' must be a mapping of keys to values")
             old = conf.get(section) or {}
             if where != str(path) and "name" in values and values["name"] != old.get("name"):
-                raise SerError(f"{where}: an overlay cannot change {section}.name ({old.get('name')} -> {values['name']})")
+                raise SerError(
+                    f"{where}: an overlay cannot change {section}.name ({old.get('name')} -> {values['name']})"
+                )
             conf[section] = {**old, **values}
     for dotted, value in (overrides or {}).items():
         section, _, rest = dotted.partition(".")

@@ -41,14 +41,31 @@ def save_tiny_s3prl_hubert(path: Path, **model_cfg) -> Path:
     from s3prl.upstream.utils import merge_with_parent
 
     torch.manual_seed(0)
-    model_cfg = dict(label_rate=50, encoder_layers=3, encoder_embed_dim=48, encoder_ffn_embed_dim=96,
-                     encoder_attention_heads=2, conv_pos=16, conv_pos_groups=4, final_dim=16,
-                     conv_feature_layers="[(32,10,5)] + [(32,3,2)] * 4 + [(32,2,2)] * 2", **model_cfg)
+    model_cfg = dict(
+        label_rate=50,
+        encoder_layers=3,
+        encoder_embed_dim=48,
+        encoder_ffn_embed_dim=96,
+        encoder_attention_heads=2,
+        conv_pos=16,
+        conv_pos_groups=4,
+        final_dim=16,
+        conv_feature_layers="[(32,10,5)] + [(32,3,2)] * 4 + [(32,2,2)] * 2",
+        **model_cfg,
+    )
     task_cfg = dict(sample_rate=16000, normalize=False, label_rate=50)
-    model = HubertModel(merge_with_parent(HubertConfig, model_cfg),
-                        merge_with_parent(HubertPretrainingConfig, task_cfg), [None])
-    torch.save({"task_cfg": task_cfg, "model_cfg": model_cfg, "model_weight": model.state_dict(),
-                "dictionaries_symbols": [None]}, path)
+    model = HubertModel(
+        merge_with_parent(HubertConfig, model_cfg), merge_with_parent(HubertPretrainingConfig, task_cfg), [None]
+    )
+    torch.save(
+        {
+            "task_cfg": task_cfg,
+            "model_cfg": model_cfg,
+            "model_weight": model.state_dict(),
+            "dictionaries_symbols": [None],
+        },
+        path,
+    )
     return path
 
 
@@ -95,11 +112,14 @@ def run_recipe(recipe_dir: Path, *args: str, env: dict | None = None, timeout: i
     full_env = dict(os.environ)
     full_env["PATH"] = f"{Path(sys.executable).parent}:{full_env['PATH']}"
     full_env.update(env or {})
-    proc = subprocess.run(["bash", "run.sh", *args], cwd=recipe_dir, env=full_env, capture_output=True,
-                          text=True, timeout=timeout)
+    proc = subprocess.run(
+        ["bash", "run.sh", *args], cwd=recipe_dir, env=full_env, capture_output=True, text=True, timeout=timeout
+    )
     if proc.returncode != 0:
-        raise AssertionError(f"run.sh {' '.join(args)} failed ({proc.returncode}):\n"
-                             f"--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-6000:]}")
+        raise AssertionError(
+            f"run.sh {' '.join(args)} failed ({proc.returncode}):\n"
+            f"--- stdout\n{proc.stdout[-4000:]}\n--- stderr\n{proc.stderr[-6000:]}"
+        )
     return proc
 
 
@@ -109,8 +129,20 @@ def synthetic_iemocap(tmp_path_factory) -> Path:
     import subprocess
 
     out = tmp_path_factory.mktemp("iemocap_synth") / "iemocap_synthetic"
-    subprocess.run([sys.executable, str(ROOT / "egs/iemocap/local/make_synthetic_iemocap.py"), "--out", str(out),
-                    "--seed", "0", "--utts-per-dialog", "20"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "egs/iemocap/local/make_synthetic_iemocap.py"),
+            "--out",
+            str(out),
+            "--seed",
+            "0",
+            "--utts-per-dialog",
+            "20",
+        ],
+        check=True,
+        capture_output=True,
+    )
     # The stamp local/data.sh writes for its default settings, so recipes reuse this copy.
     (out / ".done").write_text("synthetic seed=0 utts_per_dialog=20\n")
     return out

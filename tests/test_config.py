@@ -41,8 +41,9 @@ def test_overlays_in_order_then_overrides(tmp_path):
     base.write_text("model:\n  name: m\n  dim: 8\ntrain:\n  lr: 0.5\n")
     o1.write_text("model:\n  dim: 16\ntrain:\n  epochs: 5\n")
     o2.write_text("train:\n  lr: 0.2\n")
-    conf = load_config(base, DEFAULTS, parse_overrides(["model.dim=32", "train.lr=0.3"]), overlays=[o1, o2],
-                       free=("model",))
+    conf = load_config(
+        base, DEFAULTS, parse_overrides(["model.dim=32", "train.lr=0.3"]), overlays=[o1, o2], free=("model",)
+    )
     assert conf == {"a": 1, "train": {"lr": 0.3, "epochs": 5}, "model": {"name": "m", "dim": 32}}
     assert load_config(base, DEFAULTS, overlays=[o1, o2], free=("model",))["model"]["dim"] == 16
 

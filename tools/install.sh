@@ -25,5 +25,5 @@ if ! "$venv/bin/python" -c 'import torch, torchaudio, sys; sys.exit(torch.__vers
 fi
 
 echo "install.sh: installing ser-recipes (editable) and its dependencies"
-quiet_pip install -e "$top[all,test]"
+quiet_pip install -e "${top}[all,test]"
 "$venv/bin/python" -c 'import torch, torchaudio, s3prl, kaldiio, soundfile, transformers, ser; print("install.sh: ok, torch", torch.__version__)'

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Corpus location for the MSP-Podcast recipes. The environment overrides it:
 #   MSP_PODCAST=/data/MSP-Podcast ./run.sh
 # The folder holds the official release layout: Audios/*.wav, Labels/labels_consensus.csv,

@@ -22,12 +22,19 @@ def mix(x: torch.Tensor, lam: float, perm: torch.Tensor) -> torch.Tensor:
     return x if lam == 1.0 else lam * x + (1.0 - lam) * x[perm.to(x.device)]
 
 
-def mixed_cross_entropy(logits, target, lam: float, perm: torch.Tensor, ignore_index: int = -100,
-                        weight=None, label_smoothing: float = 0.0) -> torch.Tensor:
-    loss = nn.functional.cross_entropy(logits, target, weight=weight, ignore_index=ignore_index,
-                                       label_smoothing=label_smoothing)
+def mixed_cross_entropy(
+    logits, target, lam: float, perm: torch.Tensor, ignore_index: int = -100, weight=None, label_smoothing: float = 0.0
+) -> torch.Tensor:
+    loss = nn.functional.cross_entropy(
+        logits, target, weight=weight, ignore_index=ignore_index, label_smoothing=label_smoothing
+    )
     if lam == 1.0:
         return loss
-    other = nn.functional.cross_entropy(logits, target[perm.to(target.device)], weight=weight,
-                                        ignore_index=ignore_index, label_smoothing=label_smoothing)
+    other = nn.functional.cross_entropy(
+        logits,
+        target[perm.to(target.device)],
+        weight=weight,
+        ignore_index=ignore_index,
+        label_smoothing=label_smoothing,
+    )
     return lam * loss + (1.0 - lam) * other

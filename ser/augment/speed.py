@@ -61,8 +61,9 @@ class LogMelSpeedPerturb(nn.Module):
             factors = [self.factors[k] for k in torch.randint(len(self.factors), (x.shape[0],)).tolist()]
         else:
             factors = [float(factor)] * x.shape[0]
-        outs = [speed_perturb_logmel(x[i, : int(lens[i])], a, self.low_freq, self.high_freq)
-                for i, a in enumerate(factors)]
+        outs = [
+            speed_perturb_logmel(x[i, : int(lens[i])], a, self.low_freq, self.high_freq) for i, a in enumerate(factors)
+        ]
         new_lens = torch.tensor([o.shape[0] for o in outs], dtype=lens.dtype, device=lens.device)
         out = x.new_zeros(x.shape[0], int(new_lens.max()), x.shape[2])
         for i, o in enumerate(outs):

@@ -49,12 +49,12 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ser.data.audio import SAMPLE_RATE
 from ser.features.jobs import add_job_args, add_thread_args, job_stem, job_utts, merge_jobs, set_num_threads
 from ser.utils import SerError, get_logger, progress, run_main
 
 log = get_logger("dump_feats")
 
-SAMPLE_RATE = 16000
 FLOAT16_MAX = 65504.0
 BATCHINGS = ("auto", "padded", "equal-length")
 # Relative difference above which padding counts as changing an upstream's features. Float rounding
@@ -83,9 +83,15 @@ class UpstreamDumper:
         n = self.up.num_layers
         self.chosen = None if layers == "all" else [select_layer(int(x), n) for x in str(layers).split(",")]
         self.num_layers = n if self.chosen is None else len(self.chosen)
-        self.meta = {"kind": "upstream", "upstream": name, "upstream_path": path, "num_layers": self.num_layers,
-                     "dim": self.up.hidden_size, "layers": self.chosen or list(range(n)),
-                     "frame_shift_samples": self.up.downsample_rate}
+        self.meta = {
+            "kind": "upstream",
+            "upstream": name,
+            "upstream_path": path,
+            "num_layers": self.num_layers,
+            "dim": self.up.hidden_size,
+            "layers": self.chosen or list(range(n)),
+            "frame_shift_samples": self.up.downsample_rate,
+        }
         self._torch = torch
 
     def __call__(self, wavs: list[np.ndarray]) -> list[np.ndarray]:
@@ -166,8 +172,10 @@ def utt_seconds(data, utts) -> dict:
     wav_scp = data.get("wav.scp")
     # A pipe has no header to read: its audio is decoded here once more than needed (an utt2dur in
     # the data dir avoids that on a piped corpus). Durations only order the batches.
-    return {u: len(load_audio(wav_scp[u], utt=u)) / SAMPLE_RATE if wav_scp[u].endswith("|")
-            else audio_duration(wav_scp[u]) for u in utts}
+    return {
+        u: len(load_audio(wav_scp[u], utt=u)) / SAMPLE_RATE if wav_scp[u].endswith("|") else audio_duration(wav_scp[u])
+        for u in utts
+    }
 
 
 def auto_batching(dumper: UpstreamDumper) -> tuple[str, float]:
@@ -199,12 +207,20 @@ def resolve_batching(args, dumper: UpstreamDumper) -> tuple[str, dict]:
 def check_float16(stem, utt: str, feats: np.ndarray) -> None:
     peak = float(np.abs(feats).max()) if feats.size else 0.0
     if peak > FLOAT16_MAX:
-        raise SerError(f"{stem}.ark: utterance '{utt}' has a feature value of {peak:.4g}, beyond float16's "
-                       f"range ({FLOAT16_MAX:g}); drop --float16")
+        raise SerError(
+            f"{stem}.ark: utterance '{utt}' has a feature value of {peak:.4g}, beyond float16's "
+            f"range ({FLOAT16_MAX:g}); drop --float16"
+        )
 
 
-def dump_upstream(dumper: Callable[[list], list], wav_scp: dict, batches: list[list[str]], batching: str,
-                  write: Callable[[str, np.ndarray], None], desc: str = "upstream") -> None:
+def dump_upstream(
+    dumper: Callable[[list], list],
+    wav_scp: dict,
+    batches: list[list[str]],
+    batching: str,
+    write: Callable[[str, np.ndarray], None],
+    desc: str = "upstream",
+) -> None:
     """Runs every batch through `dumper` (an UpstreamDumper: waveforms -> feature matrices) and
     writes each utterance's features; equal-length batching splits a batch by exact sample count."""
     from ser.data.audio import load_audio
@@ -232,12 +248,26 @@ def upstream_job(args, data, utts, stem) -> None:
         durs = utt_seconds(data, utts)
         batches = plan_batches(durs, args.batch_seconds, args.batch_size, input_seconds(args.upstream))
         padded = sum(len(b) * durs[b[0]] for b in batches) or 1.0
-        log.info("%d utterances in %d batches of at most %g s (%s%s)", len(utts), len(batches), args.batch_seconds,
-                 batching, f", {100 * (1 - sum(durs.values()) / padded):.1f} % padding" if batching == "padded" else "")
-    meta = {**dumper.meta, "float16": args.float16, "device": str(dumper.device), "batch_seconds": args.batch_seconds,
-            "batch_size": args.batch_size, "batching": batching, **probe}
+        log.info(
+            "%d utterances in %d batches of at most %g s (%s%s)",
+            len(utts),
+            len(batches),
+            args.batch_seconds,
+            batching,
+            f", {100 * (1 - sum(durs.values()) / padded):.1f} % padding" if batching == "padded" else "",
+        )
+    meta = {
+        **dumper.meta,
+        "float16": args.float16,
+        "device": str(dumper.device),
+        "batch_seconds": args.batch_seconds,
+        "batch_size": args.batch_size,
+        "batching": batching,
+        **probe,
+    }
     wav_scp = data.get("wav.scp")
     with FeatWriter(stem, float16=args.float16, meta=meta) as writer:
+
         def write(utt, feats):
             if args.float16:
                 check_float16(stem, utt, feats)
@@ -273,20 +303,32 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir")
     ap.add_argument("--out", required=True)
-    ap.add_argument("--kind", default="fbank", help="fbank, mfcc, mel, stf, upstream, or openSMILE functionals "
-                    "(one row per utterance): compare, egemaps")
+    ap.add_argument(
+        "--kind",
+        default="fbank",
+        help="fbank, mfcc, mel, stf, upstream, or openSMILE functionals (one row per utterance): compare, egemaps",
+    )
     ap.add_argument("--upstream", default=None, help="s3prl upstream name or whisper_* (with --kind upstream)")
     ap.add_argument("--upstream-path", default=None, help="local checkpoint for *_local / *_custom upstreams")
     ap.add_argument("--layers", default="all", help="'all' or comma-separated layer indices (negative from the top)")
     ap.add_argument("--device", default="auto", help="upstream device: auto (CUDA when present), cpu, cuda, cuda:1")
-    ap.add_argument("--batch-seconds", type=float, default=None,
-                    help="padded audio seconds per upstream batch (0: one by one; default: 15 on CPU, 60 on CUDA; "
-                    "raise it on a GPU with memory to spare)")
-    ap.add_argument("--batch-size", type=int, default=0, help="at most this many utterances per batch (0: no limit; "
-                    "1: one by one)")
-    ap.add_argument("--batching", default="auto", choices=BATCHINGS,
-                    help="auto: padded batches only if padding leaves this upstream's features unchanged (probed), "
-                    "else equal-length; see above")
+    ap.add_argument(
+        "--batch-seconds",
+        type=float,
+        default=None,
+        help="padded audio seconds per upstream batch (0: one by one; default: 15 on CPU, 60 on CUDA; "
+        "raise it on a GPU with memory to spare)",
+    )
+    ap.add_argument(
+        "--batch-size", type=int, default=0, help="at most this many utterances per batch (0: no limit; 1: one by one)"
+    )
+    ap.add_argument(
+        "--batching",
+        default="auto",
+        choices=BATCHINGS,
+        help="auto: padded batches only if padding leaves this upstream's features unchanged (probed), "
+        "else equal-length; see above",
+    )
     add_job_args(ap)
     add_thread_args(ap)
     args = ap.parse_args(argv)

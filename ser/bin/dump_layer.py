@@ -38,8 +38,8 @@ FLOAT16_MAX = 65504.0
 
 
 def trained_upstream(model_dir, device):
-    from ser.train.experiment import load_trained
     from ser.features.upstream import Upstream
+    from ser.train.experiment import load_trained
 
     model, conf, _ = load_trained(model_dir, device)
     up = getattr(model, "upstream", None)
@@ -52,11 +52,18 @@ def parse_args():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model-dir", help="a trained fold dir (config.yaml, info.json, model.best.pt)")
     ap.add_argument("--layer", type=int, default=-1, help="hidden-state index; negative counts from the top")
-    ap.add_argument("--layer-norm", action="store_true",
-                    help="layer-normalise each frame (no affine) before storing it, e.g. for k-means on a pre-LN "
-                    "encoder's residual stream, whose few huge dimensions would dominate Euclidean distances")
-    ap.add_argument("--feat", action="append", default=[],
-                    help="name=scp: the frozen-layer cache a partially fine-tuned model was trained on")
+    ap.add_argument(
+        "--layer-norm",
+        action="store_true",
+        help="layer-normalise each frame (no affine) before storing it, e.g. for k-means on a pre-LN "
+        "encoder's residual stream, whose few huge dimensions would dominate Euclidean distances",
+    )
+    ap.add_argument(
+        "--feat",
+        action="append",
+        default=[],
+        help="name=scp: the frozen-layer cache a partially fine-tuned model was trained on",
+    )
     ap.add_argument("--upstream", help="dump the frozen bottom of this pre-trained upstream (with --trainable-layers)")
     ap.add_argument("--upstream-path", default=None)
     ap.add_argument("--trainable-layers", type=int, help="the top layers that train; the state entering them is dumped")
@@ -77,14 +84,36 @@ def frozen_source(args, device):
     """(upstream, meta, fn(wav, lens) -> frames) for the frozen bottom of a pre-trained upstream."""
     from ser.features.upstream import Upstream
 
-    up = Upstream(args.upstream, args.upstream_path, trainable=True, trainable_layers=args.trainable_layers,
-                  exact_batches=True).to(device).eval()
-    meta = {"kind": "upstream_frozen", "upstream": up.name, "upstream_path": args.upstream_path,
-            "trainable_layers": up.trainable_layers, "layer": up.first_trainable, "num_layers": 1,
-            "dim": up.hidden_size, "frame_shift_samples": up.downsample_rate,
-            "fingerprint": up.frozen_fingerprint(), "store": str(Path(args.out).resolve() / "feats.scp")}
-    log.info("frozen bottom of %s: hidden state %d (entering the top %d of %d transformer layers)", up.name,
-             up.first_trainable, up.trainable_layers, up.num_layers - 1)
+    up = (
+        Upstream(
+            args.upstream,
+            args.upstream_path,
+            trainable=True,
+            trainable_layers=args.trainable_layers,
+            exact_batches=True,
+        )
+        .to(device)
+        .eval()
+    )
+    meta = {
+        "kind": "upstream_frozen",
+        "upstream": up.name,
+        "upstream_path": args.upstream_path,
+        "trainable_layers": up.trainable_layers,
+        "layer": up.first_trainable,
+        "num_layers": 1,
+        "dim": up.hidden_size,
+        "frame_shift_samples": up.downsample_rate,
+        "fingerprint": up.frozen_fingerprint(),
+        "store": str(Path(args.out).resolve() / "feats.scp"),
+    }
+    log.info(
+        "frozen bottom of %s: hidden state %d (entering the top %d of %d transformer layers)",
+        up.name,
+        up.first_trainable,
+        up.trainable_layers,
+        up.num_layers - 1,
+    )
 
     def run(utt, wav, lens):
         h, _, n = up.forward_frozen(wav, lens)
@@ -97,23 +126,38 @@ def model_source(args, device):
     """(upstream, meta, fn(utt, wav, lens) -> frames) for one layer of a trained model's upstream."""
     import torch
 
-    from ser.train.experiment import FeatStores
     from ser.features.upstream import select_layer
+    from ser.train.experiment import FeatStores
 
     up = trained_upstream(args.model_dir, device)
     layer = select_layer(args.layer, up.num_layers)
-    meta = {"kind": "upstream_layer", "upstream": up.name, "model_dir": str(Path(args.model_dir).resolve()),
-            "layer": layer, "layer_arg": args.layer, "num_layers": 1, "dim": up.hidden_size,
-            "frame_shift_samples": up.downsample_rate, "layer_norm": args.layer_norm}
+    meta = {
+        "kind": "upstream_layer",
+        "upstream": up.name,
+        "model_dir": str(Path(args.model_dir).resolve()),
+        "layer": layer,
+        "layer_arg": args.layer,
+        "num_layers": 1,
+        "dim": up.hidden_size,
+        "frame_shift_samples": up.downsample_rate,
+        "layer_norm": args.layer_norm,
+    }
     stores = FeatStores(args.feat, stage_hint="the frozen-layer dump (ser.bin.dump_layer --upstream)")
     caches = stores.pick(list(stores.scps))
     if up.trainable_layers is not None and layer <= up.first_trainable:
-        log.warning("layer %d is frozen (only layers above %d train): its frames are the pre-trained upstream's, "
-                    "which the model's training never changed", layer, up.first_trainable)
+        log.warning(
+            "layer %d is frozen (only layers above %d train): its frames are the pre-trained upstream's, "
+            "which the model's training never changed",
+            layer,
+            up.first_trainable,
+        )
     cache = next(iter(caches.values())) if caches else None
     if cache is not None and (up.trainable_layers is None or layer < up.first_trainable):
-        log.info("%s not used: %s", cache.scp, "the model trains every layer" if up.trainable_layers is None
-                 else f"layer {layer} is below the cached one")
+        log.info(
+            "%s not used: %s",
+            cache.scp,
+            "the model trains every layer" if up.trainable_layers is None else f"layer {layer} is below the cached one",
+        )
         cache = None
     if cache is not None:
         meta["frozen_cache"] = str(cache.scp.resolve())
@@ -145,6 +189,7 @@ def main():
         return
     # Heavy imports only here: the merge step needs none of them.
     import torch
+
     from ser.data.audio import load_audio
     from ser.data.datadir import DataDir
     from ser.utils import pick_device, progress
@@ -155,8 +200,15 @@ def main():
     device = pick_device(args.device)
     up, meta, run = (model_source if args.model_dir else frozen_source)(args, device)
     wav_scp = data.get("wav.scp")
-    log.info("job %d/%d: hidden state %d of %s for %d utterances -> %s.{ark,scp}", args.job, args.nj, meta["layer"],
-             args.model_dir or args.upstream, len(utts), stem)
+    log.info(
+        "job %d/%d: hidden state %d of %s for %d utterances -> %s.{ark,scp}",
+        args.job,
+        args.nj,
+        meta["layer"],
+        args.model_dir or args.upstream,
+        len(utts),
+        stem,
+    )
     with torch.no_grad(), FeatWriter(stem, float16=args.float16, meta=meta) as write:
         for utt in progress(utts, desc=f"layer {meta['layer']} job {args.job}/{args.nj}"):
             wav = torch.from_numpy(load_audio(wav_scp[utt], utt=utt)).unsqueeze(0).to(device)

@@ -30,8 +30,11 @@ def main():
     ap.add_argument("--data-dir", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--encoder", default="", help="hub name or local folder; empty: the packaged all-MiniLM-L6-v2")
-    ap.add_argument("--layers", default="all", help="'all' or comma-separated hidden-state indices "
-                    "(0 = embedding output, negative from the top)")
+    ap.add_argument(
+        "--layers",
+        default="all",
+        help="'all' or comma-separated hidden-state indices (0 = embedding output, negative from the top)",
+    )
     ap.add_argument("--keep-special-tokens", action="store_true", help="keep the [CLS]/[SEP] rows")
     ap.add_argument("--max-length", type=int, default=None, help="token cap (default: the model's)")
     ap.add_argument("--batch-size", type=int, default=16)
@@ -48,20 +51,32 @@ def main():
     text = data.get("text")
     utts = job_utts(data.utts, args.nj, args.job)
     torch.set_num_threads(1)
-    encoder = TextEncoder(args.encoder, layers=args.layers, keep_special_tokens=args.keep_special_tokens,
-                          max_length=args.max_length, device=pick_device(args.device))
-    log.info("text encoder %s: %d of %d hidden states x %d dims per token", encoder.source, encoder.num_layers,
-             encoder.total_layers, encoder.hidden_size)
+    encoder = TextEncoder(
+        args.encoder,
+        layers=args.layers,
+        keep_special_tokens=args.keep_special_tokens,
+        max_length=args.max_length,
+        device=pick_device(args.device),
+    )
+    log.info(
+        "text encoder %s: %d of %d hidden states x %d dims per token",
+        encoder.source,
+        encoder.num_layers,
+        encoder.total_layers,
+        encoder.hidden_size,
+    )
     empty = 0
     with FeatWriter(stem, float16=args.float16, meta=encoder.meta()) as write:
         starts = range(0, len(utts), args.batch_size)
         for s in progress(starts, desc=f"text job {args.job}/{args.nj}"):
-            batch = utts[s:s + args.batch_size]
+            batch = utts[s : s + args.batch_size]
             for utt, feats in zip(batch, encoder.encode([text[u] for u in batch])):
                 n_tokens = len(encoder.tokenize(text[utt]))
                 if feats.shape[0] != n_tokens:  # the store's lengths must be the tokenizer's
-                    raise SerError(f"{args.data_dir}/text: utterance '{utt}' gave {feats.shape[0]} feature rows "
-                                   f"but the tokenizer makes {n_tokens} tokens of it")
+                    raise SerError(
+                        f"{args.data_dir}/text: utterance '{utt}' gave {feats.shape[0]} feature rows "
+                        f"but the tokenizer makes {n_tokens} tokens of it"
+                    )
                 empty += is_empty_transcript(text[utt])
                 write(utt, feats)
     if empty:

@@ -33,16 +33,22 @@ def apply_policy(data_dir, mode: str) -> int:
             raise SerError(f"{data_dir}: every transcript is empty; dropping them would leave nothing")
         keep = set(data.utts) - set(empty)
         data.subset(keep).write(data_dir)
-        log.info("%s: dropped %d of %d utterances with an empty transcript (e.g. %s)", data_dir, len(empty),
-                 len(data), ", ".join(empty[:3]))
+        log.info(
+            "%s: dropped %d of %d utterances with an empty transcript (e.g. %s)",
+            data_dir,
+            len(empty),
+            len(data),
+            ", ".join(empty[:3]),
+        )
     else:
         blank = [u for u in empty if not text[u].strip()]
         if blank:
             for u in blank:
                 text[u] = EMPTY_PLACEHOLDERS[0]
             data.write(data_dir)
-        log.info("%s: %d of %d utterances have an empty transcript; kept as 0-token text", data_dir,
-                 len(empty), len(data))
+        log.info(
+            "%s: %d of %d utterances have an empty transcript; kept as 0-token text", data_dir, len(empty), len(data)
+        )
     return len(empty)
 
 
@@ -52,8 +58,9 @@ def main():
     ap.add_argument("data_dirs", nargs="+")
     args = ap.parse_args()
     total = sum(apply_policy(d, args.mode) for d in args.data_dirs)
-    log.info("empty_text=%s: %d utterances with an empty transcript over %d data dirs", args.mode, total,
-             len(args.data_dirs))
+    log.info(
+        "empty_text=%s: %d utterances with an empty transcript over %d data dirs", args.mode, total, len(args.data_dirs)
+    )
 
 
 if __name__ == "__main__":

@@ -62,12 +62,19 @@ def fuse(pred_dirs, classes, out_dir, weights=None, priors=None) -> dict:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("pred_dirs", nargs="+", help="prediction dirs holding utt2post")
-    ap.add_argument("--classes", help="class names in posterior order, comma separated: each system's "
-                    "classes.txt must list exactly these (default: the first system's)")
+    ap.add_argument(
+        "--classes",
+        help="class names in posterior order, comma separated: each system's "
+        "classes.txt must list exactly these (default: the first system's)",
+    )
     ap.add_argument("--out-dir", required=True)
     ap.add_argument("--weights", default=None, help="one weight per system, comma separated (default: equal)")
-    ap.add_argument("--prior-data", default=None, help="comma-separated training data dirs: divide the fused "
-                    "posteriors by their utt2emo class frequencies (balanced decision)")
+    ap.add_argument(
+        "--prior-data",
+        default=None,
+        help="comma-separated training data dirs: divide the fused "
+        "posteriors by their utt2emo class frequencies (balanced decision)",
+    )
     args = ap.parse_args()
     weights = [float(w) for w in args.weights.split(",")] if args.weights else None
     classes = args.classes.split(",") if args.classes else read_posteriors(args.pred_dirs[0])[1]

@@ -19,18 +19,28 @@ def main():
     ap.add_argument("--data-dir", required=True)
     ap.add_argument("--out-dir", required=True)
     ap.add_argument("--feat", action="append", default=[], help="name=scp, one per feature store")
-    ap.add_argument("--feat-hint", default="the feature-dumping stage",
-                    help="which stage makes the feature stores (named when one is missing)")
+    ap.add_argument(
+        "--feat-hint",
+        default="the feature-dumping stage",
+        help="which stage makes the feature stores (named when one is missing)",
+    )
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--set", action="append", default=[],
-                    help="an inference-time model option, e.g. model.tta_speeds=[0.9,1.0,1.1]")
+    ap.add_argument(
+        "--set", action="append", default=[], help="an inference-time model option, e.g. model.tta_speeds=[0.9,1.0,1.1]"
+    )
     args = ap.parse_args()
     overrides = parse_overrides(args.set)
     bad = [k for k in overrides if not k.startswith("model.")]
     if bad:
         raise SerError(f"--set {bad[0]}: only model.* options can change at inference")
-    infer(args.exp_dir, args.data_dir, args.out_dir, FeatStores(args.feat, args.feat_hint), pick_device(args.device),
-          {k[len("model."):]: v for k, v in overrides.items()})
+    infer(
+        args.exp_dir,
+        args.data_dir,
+        args.out_dir,
+        FeatStores(args.feat, args.feat_hint),
+        pick_device(args.device),
+        {k[len("model.") :]: v for k, v in overrides.items()},
+    )
 
 
 if __name__ == "__main__":

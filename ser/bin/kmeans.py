@@ -47,29 +47,41 @@ def open_frames(scp: str, layer):
 
 def labels_done(out: Path, k: int, utts) -> bool:
     scp, stats = out / f"labels_k{k}.scp", out / f"labels_k{k}.stats.json"
-    return (out / f"km_k{k}.npz").is_file() and scp.is_file() and stats.is_file() and \
-        set(read_kv(scp)) == set(utts)
+    return (out / f"km_k{k}.npz").is_file() and scp.is_file() and stats.is_file() and set(read_kv(scp)) == set(utts)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--feats", required=True, help="feature store scp")
-    ap.add_argument("--layer", type=int, default=None,
-                    help="layer index (negative from the top) of a multi-layer upstream dump")
+    ap.add_argument(
+        "--layer", type=int, default=None, help="layer index (negative from the top) of a multi-layer upstream dump"
+    )
     ap.add_argument("--fit-dir", required=True, help="data dir whose utterances alone are used for fitting")
     ap.add_argument("--label-dirs", default=None, help="comma-separated data dirs whose utterances get labels")
     ap.add_argument("--label-all", action="store_true", help="label every utterance of the store")
     ap.add_argument("--ks", default="64,512,4096")
     ap.add_argument("--backend", default="faiss", choices=["faiss", "torch"])
-    ap.add_argument("--max-fit-frames", type=int, default=None,
-                    help="frames sampled for fitting, shared by all scales (default: 256 x the largest K, "
-                    "at least 1048576, or all the fit frames if fewer)")
+    ap.add_argument(
+        "--max-fit-frames",
+        type=int,
+        default=None,
+        help="frames sampled for fitting, shared by all scales (default: 256 x the largest K, "
+        "at least 1048576, or all the fit frames if fewer)",
+    )
     ap.add_argument("--niter", type=int, default=20, help="most Lloyd's iterations per scale")
-    ap.add_argument("--tol", type=float, default=5e-4,
-                    help="stop the warm-up once an iteration gains less than this (relative); 0: run all")
+    ap.add_argument(
+        "--tol",
+        type=float,
+        default=5e-4,
+        help="stop the warm-up once an iteration gains less than this (relative); 0: run all",
+    )
     ap.add_argument("--schedule", default="progressive", choices=["progressive", "full"])
-    ap.add_argument("--n-init", type=int, default=None,
-                    help="seedings tried per scale, the best kept (default: 3 for 256 <= K <= 1024, else 1)")
+    ap.add_argument(
+        "--n-init",
+        type=int,
+        default=None,
+        help="seedings tried per scale, the best kept (default: 3 for 256 <= K <= 1024, else 1)",
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--num-threads", type=int, default=0, help="CPU threads for torch/faiss (0: library default)")
@@ -103,12 +115,26 @@ def main():
             label_utts.update(DataDir.load(d.strip()).utts)
         label_utts = check_utts(reader, c_sorted(label_utts))
     max_fit_frames = args.max_fit_frames or default_max_fit_frames(ks)
-    fit_record = {"feats": str(Path(args.feats).resolve()), "layer": args.layer, "fit_dir": str(args.fit_dir),
-                  "num_fit_utts": len(fit_utts), "fit_speakers": speakers, "max_fit_frames": max_fit_frames,
-                  "seed": args.seed, "backend": args.backend, "niter": args.niter, "tol": args.tol,
-                  "schedule": args.schedule}
-    log.info("fitting on %d utterances of %d speakers from %s: %s", len(fit_utts), len(speakers), args.fit_dir,
-             " ".join(speakers))
+    fit_record = {
+        "feats": str(Path(args.feats).resolve()),
+        "layer": args.layer,
+        "fit_dir": str(args.fit_dir),
+        "num_fit_utts": len(fit_utts),
+        "fit_speakers": speakers,
+        "max_fit_frames": max_fit_frames,
+        "seed": args.seed,
+        "backend": args.backend,
+        "niter": args.niter,
+        "tol": args.tol,
+        "schedule": args.schedule,
+    }
+    log.info(
+        "fitting on %d utterances of %d speakers from %s: %s",
+        len(fit_utts),
+        len(speakers),
+        args.fit_dir,
+        " ".join(speakers),
+    )
     log.info("labelling %d utterances; outputs go to %s", len(label_utts), out)
 
     record_path = out / "fit_info.json"
@@ -116,8 +142,10 @@ def main():
         old = json.loads(record_path.read_text())
         changed = {key for key in fit_record if key != "fit_dir" and old.get(key) != fit_record[key]}
         if changed:
-            raise SerError(f"{out} holds k-means fitted with other settings ({', '.join(sorted(changed))} differ); "
-                           "remove it or choose another --out")
+            raise SerError(
+                f"{out} holds k-means fitted with other settings ({', '.join(sorted(changed))} differ); "
+                "remove it or choose another --out"
+            )
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "fit_utts", "".join(u + "\n" for u in fit_utts))
     write_text_atomic(record_path, json.dumps(fit_record, indent=1))
@@ -131,9 +159,19 @@ def main():
     to_fit = [k for k in todo if not (out / f"km_k{k}.npz").is_file()]
     models = {}
     if to_fit:
-        fitted = fit_multiscale(reader, fit_utts, to_fit, max_fit_frames=max_fit_frames, backend=args.backend,
-                                seed=args.seed, niter=args.niter, tol=args.tol, schedule=args.schedule,
-                                n_init=args.n_init, device=args.device)
+        fitted = fit_multiscale(
+            reader,
+            fit_utts,
+            to_fit,
+            max_fit_frames=max_fit_frames,
+            backend=args.backend,
+            seed=args.seed,
+            niter=args.niter,
+            tol=args.tol,
+            schedule=args.schedule,
+            n_init=args.n_init,
+            device=args.device,
+        )
         for km in fitted:
             km.save(out / f"km_k{km.k}.npz")
             log.info("K=%d: saved %s", km.k, out / f"km_k{km.k}.npz")
@@ -145,8 +183,10 @@ def main():
     for k, s in stats.items():
         write_text_atomic(out / f"labels_k{k}.stats.json", json.dumps(s, indent=1))
     summary = {k: json.loads((out / f"labels_k{k}.stats.json").read_text()) for k in ks}
-    log.info("cluster usage: %s", "; ".join(
-        f"K={k}: {s['used_clusters']} used, perplexity {s['perplexity']:.1f}" for k, s in summary.items()))
+    log.info(
+        "cluster usage: %s",
+        "; ".join(f"K={k}: {s['used_clusters']} used, perplexity {s['perplexity']:.1f}" for k, s in summary.items()),
+    )
 
 
 if __name__ == "__main__":

@@ -29,9 +29,15 @@ def main():
         make_tiny_whisper(args.out_dir, d_model=args.dim or 32, layers=args.layers, heads=args.heads, seed=args.seed)
         return
     dim = args.dim or 64
-    make_tiny_hubert(args.out_dir, hidden_size=dim, num_layers=args.layers, heads=args.heads,
-                     intermediate_size=args.ffn_dim or (4 * dim if args.dim else 128),
-                     conv_dim=args.conv_dim or (dim if args.dim else 32), seed=args.seed)
+    make_tiny_hubert(
+        args.out_dir,
+        hidden_size=dim,
+        num_layers=args.layers,
+        heads=args.heads,
+        intermediate_size=args.ffn_dim or (4 * dim if args.dim else 128),
+        conv_dim=args.conv_dim or (dim if args.dim else 32),
+        seed=args.seed,
+    )
 
 
 if __name__ == "__main__":

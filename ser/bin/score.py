@@ -40,9 +40,15 @@ def main():
     systems = {}
     for item in args.systems:
         name, _, path = item.rpartition("=")
-        systems[name or Path(path).name] = score_system(path, args.folds_root, folds, classes, args.pred_subdir,
-                                                        unknown_prefix=args.unknown_prefix,
-                                                        max_trials=args.max_trials)
+        systems[name or Path(path).name] = score_system(
+            path,
+            args.folds_root,
+            folds,
+            classes,
+            args.pred_subdir,
+            unknown_prefix=args.unknown_prefix,
+            max_trials=args.max_trials,
+        )
     write_results(args.out, systems, args.title, args.note, args.command)
     log.info("wrote %s", args.out)
 

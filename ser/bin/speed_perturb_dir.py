@@ -1,4 +1,4 @@
-"""Speed-perturbed copies of Kaldi data dirs (ser.data.speed_perturb): each output dir holds its
+"""Speed-perturbed copies of Kaldi data dirs (ser.data.speed_perturb_dir): each output dir holds its
 input's utterances plus one copy sp<f>-<utt> per factor; the audio is written once under --wav-dir.
 
   python -m ser.bin.speed_perturb_dir --factors 0.9,1.1 --wav-dir dump/speed_perturb \
@@ -7,7 +7,7 @@ input's utterances plus one copy sp<f>-<utt> per factor; the audio is written on
 
 import argparse
 
-from ser.data.speed_perturb import perturb_dir
+from ser.data.speed_perturb_dir import perturb_dir
 from ser.utils import SerError, get_logger, run_main
 
 log = get_logger("speed_perturb_dir")

@@ -21,22 +21,36 @@ from ser.utils import SerError, run_main
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", required=True)
-    ap.add_argument("--overlay", action="append", default=[],
-                    help="yaml holding only the keys that change (an ablation, a size); applied in order")
+    ap.add_argument(
+        "--overlay",
+        action="append",
+        default=[],
+        help="yaml holding only the keys that change (an ablation, a size); applied in order",
+    )
     ap.add_argument("--set", action="append", default=[], help="override a config key, e.g. train.lr=1e-3 (last)")
     ap.add_argument("--print-config", action="store_true", help="print the resulting config and exit")
     ap.add_argument("--train-dir")
     ap.add_argument("--valid-dir")
     ap.add_argument("--exp-dir")
     ap.add_argument("--feat", action="append", default=[], help="name=scp, one per feature store")
-    ap.add_argument("--feat-hint", default="the feature-dumping stage",
-                    help="which stage makes the feature stores (named when one is missing)")
-    ap.add_argument("--resume", action="store_true", default=True,
-                    help="continue from exp-dir/checkpoint.last.pt when it exists (the default)")
+    ap.add_argument(
+        "--feat-hint",
+        default="the feature-dumping stage",
+        help="which stage makes the feature stores (named when one is missing)",
+    )
+    ap.add_argument(
+        "--resume",
+        action="store_true",
+        default=True,
+        help="continue from exp-dir/checkpoint.last.pt when it exists (the default)",
+    )
     ap.add_argument("--no-resume", dest="resume", action="store_false", help="start over, ignoring checkpoints")
-    ap.add_argument("--restart-finished", action="store_true",
-                    help="when the last checkpoint is of a finished run, train again from the start instead of "
-                    "doing nothing (an interrupted run still resumes)")
+    ap.add_argument(
+        "--restart-finished",
+        action="store_true",
+        help="when the last checkpoint is of a finished run, train again from the start instead of "
+        "doing nothing (an interrupted run still resumes)",
+    )
     ap.add_argument("--infer-data", help="after training, predict this data dir (e.g. the fold's test set)")
     ap.add_argument("--infer-out", help="output dir of those predictions")
     args = ap.parse_args()
@@ -51,8 +65,15 @@ def main():
     if bool(args.infer_data) != bool(args.infer_out):
         raise SerError("--infer-data and --infer-out go together")
     feats = FeatStores(args.feat, args.feat_hint)
-    trainer = train(conf, args.train_dir, args.valid_dir, args.exp_dir, feats, resume=args.resume,
-                    restart_finished=args.restart_finished)
+    trainer = train(
+        conf,
+        args.train_dir,
+        args.valid_dir,
+        args.exp_dir,
+        feats,
+        resume=args.resume,
+        restart_finished=args.restart_finished,
+    )
     if args.infer_data:
         infer(args.exp_dir, args.infer_data, args.infer_out, feats, trainer.device)
 

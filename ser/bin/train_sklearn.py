@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ser.data.speed_perturb import speed_tag
 from ser.data.datadir import DataDir
+from ser.data.speed_perturb_dir import speed_tag
 from ser.eval.posteriors import write_posteriors
 from ser.features.store import FeatReader
 from ser.utils import SerError, atomic_path, get_logger, run_main
@@ -77,8 +77,10 @@ def speed_copy_rows(reader: FeatReader, utts, y, speakers, factors):
     names = [f"{speed_tag(f)}-{u}" for f in factors for u in utts]
     missing = [n for n in names if n not in reader]
     if missing:
-        raise SerError(f"{reader.scp}: {len(missing)} speed-perturbed copies have no row (e.g. {missing[0]}); "
-                       "dump the features of the ser.bin.speed_perturb_dir output into this store")
+        raise SerError(
+            f"{reader.scp}: {len(missing)} speed-perturbed copies have no row (e.g. {missing[0]}); "
+            "dump the features of the ser.bin.speed_perturb_dir output into this store"
+        )
     x = np.stack([reader[n].reshape(-1) for n in names]).astype(np.float64)
     voices = [f"{speed_tag(f)}-{s}" for f in factors for s in speakers]
     return x, np.tile(y, len(factors)), list(speakers) * len(factors), voices
@@ -111,8 +113,9 @@ def make_classifier(name: str, c: float, seed: int):
 
 def choose_c(name, cs, x, y, groups, seed, folds=5):
     """Inner CV grouped by speaker; returns (best C, {C: mean balanced accuracy})."""
-    from sklearn.metrics import balanced_accuracy_score
     from sklearn.model_selection import GroupKFold
+
+    from ser.eval.metrics import ua
 
     n_groups = len(set(groups))
     if n_groups < 2:
@@ -123,7 +126,7 @@ def choose_c(name, cs, x, y, groups, seed, folds=5):
         accs = []
         for tr, te in splits:
             model = make_classifier(name, c, seed).fit(x[tr], y[tr])
-            accs.append(balanced_accuracy_score(y[te], model.predict(x[te])))
+            accs.append(ua(y[te], model.predict(x[te])))
         scores[c] = float(np.mean(accs))
         log.info("C=%g: inner-CV UA %.4f", c, scores[c])
     return max(cs, key=lambda c: (scores[c], -c)), scores  # ties: the stronger regularisation
@@ -139,11 +142,19 @@ def main():
     ap.add_argument("--exp-dir", required=True)
     ap.add_argument("--classifier", default="logreg", choices=sorted(DEFAULT_CS))
     ap.add_argument("--cs", default=None, help="comma-separated C grid (default depends on --classifier)")
-    ap.add_argument("--speed-copies", default="", help="comma-separated speed factors, e.g. 0.9,1.1: also train on "
-                    "these copies of every training utterance (rows sp<f>-<utt> of --feats)")
+    ap.add_argument(
+        "--speed-copies",
+        default="",
+        help="comma-separated speed factors, e.g. 0.9,1.1: also train on "
+        "these copies of every training utterance (rows sp<f>-<utt> of --feats)",
+    )
     ap.add_argument("--speaker-norm", action="store_true", help="z-normalise per speaker (uses test speakers' audio)")
-    ap.add_argument("--pool-layers", default="", help="comma-separated layers of a frame-level upstream dump: "
-                    "the rows are then each layer's mean and std over frames (e.g. 3, or 2,3,4; negative from the top)")
+    ap.add_argument(
+        "--pool-layers",
+        default="",
+        help="comma-separated layers of a frame-level upstream dump: "
+        "the rows are then each layer's mean and std over frames (e.g. 3, or 2,3,4; negative from the top)",
+    )
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
@@ -171,8 +182,15 @@ def main():
         raise SerError(f"test speakers {sorted(leaked)} are also training speakers: not speaker independent")
     if args.speaker_norm:
         x, x_test = speaker_znorm(x, voices), speaker_znorm(x_test, test_spk)
-    log.info("%s on %d training utterances of %d speakers (%d dims; %d speed-perturbed copies); C grid %s",
-             args.classifier, n_orig, len(set(groups)), x.shape[1], len(y) - n_orig, cs)
+    log.info(
+        "%s on %d training utterances of %d speakers (%d dims; %d speed-perturbed copies); C grid %s",
+        args.classifier,
+        n_orig,
+        len(set(groups)),
+        x.shape[1],
+        len(y) - n_orig,
+        cs,
+    )
     best, scores = choose_c(args.classifier, cs, x, y, groups, args.seed)
     model = make_classifier(args.classifier, best, args.seed).fit(x, y)
     post = np.zeros((len(test_utts), len(classes)))
@@ -184,11 +202,22 @@ def main():
     with atomic_path(exp / "model.pkl") as tmp, open(tmp, "wb") as f:
         pickle.dump({"model": model, "classes": classes, "speaker_norm": args.speaker_norm}, f)
     with atomic_path(exp / "search.json") as tmp:
-        tmp.write_text(json.dumps({"classifier": args.classifier, "chosen_c": best, "inner_cv_ua": scores,
-                                   "speaker_norm": args.speaker_norm, "speed_copies": factors,
-                                   "pool_layers": args.pool_layers,
-                                   "train_utts": n_orig, "train_rows": len(y),
-                                   "train_speakers": sorted(set(groups))}, indent=1))
+        tmp.write_text(
+            json.dumps(
+                {
+                    "classifier": args.classifier,
+                    "chosen_c": best,
+                    "inner_cv_ua": scores,
+                    "speaker_norm": args.speaker_norm,
+                    "speed_copies": factors,
+                    "pool_layers": args.pool_layers,
+                    "train_utts": n_orig,
+                    "train_rows": len(y),
+                    "train_speakers": sorted(set(groups)),
+                },
+                indent=1,
+            )
+        )
     log.info("C=%g chosen; test predictions in %s", best, out)
 
 

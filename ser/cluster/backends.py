@@ -32,8 +32,11 @@ class _LloydWarmup:
         gen = torch.Generator().manual_seed(seed)
         xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
         c = init_centroids(x, k, seed, init, self.device) if start is None else np.asarray(start, np.float32)
-        c = torch.from_numpy(c).to(self.device) if c is not None else \
-            xt[torch.randperm(len(xt), generator=gen)[:k].to(self.device)].clone()
+        c = (
+            torch.from_numpy(c).to(self.device)
+            if c is not None
+            else xt[torch.randperm(len(xt), generator=gen)[:k].to(self.device)].clone()
+        )
         objectives = []
         for _ in range(niter):
             self.set_centroids(c.cpu().numpy())
@@ -59,8 +62,9 @@ class FaissBackend(_LloydWarmup):
         try:
             import faiss
         except ImportError as e:  # pragma: no cover - tools/install.sh installs the "cluster" extra
-            raise SerError(f"the faiss k-means backend needs faiss-cpu ({e}); pip install faiss-cpu, "
-                           "or choose backend: torch") from e
+            raise SerError(
+                f"the faiss k-means backend needs faiss-cpu ({e}); pip install faiss-cpu, or choose backend: torch"
+            ) from e
         self.faiss = faiss
         self.device = torch.device("cpu")
         self._index = None
@@ -75,8 +79,8 @@ class FaissBackend(_LloydWarmup):
         out_d = np.empty(len(x), dtype=np.float32)
         step = 32768  # float32 copy of one step: 100 MB at 768 dims; faiss blocks the search itself
         for a in range(0, len(x), step):
-            d, i = self._index.search(np.ascontiguousarray(x[a:a + step], dtype=np.float32), 1)
-            out_l[a:a + step], out_d[a:a + step] = i[:, 0], np.maximum(d[:, 0], 0.0)
+            d, i = self._index.search(np.ascontiguousarray(x[a : a + step], dtype=np.float32), 1)
+            out_l[a : a + step], out_d[a : a + step] = i[:, 0], np.maximum(d[:, 0], 0.0)
         return out_l, out_d
 
     def _assign_all(self, xt: torch.Tensor):
@@ -108,11 +112,11 @@ class TorchBackend(_LloydWarmup):
         labels = torch.empty(len(x), dtype=torch.long, device=self.device)
         d2 = torch.empty(len(x), dtype=torch.float32, device=self.device)
         for a in range(0, len(x), self._rows):
-            xb = x[a:a + self._rows].to(self.device, torch.float32)
+            xb = x[a : a + self._rows].to(self.device, torch.float32)
             dist = torch.addmm(self._c_sq, xb, self._c.T, alpha=-2.0)  # ||c||^2 - 2 x.c
             val, idx = dist.min(1)
-            labels[a:a + len(xb)] = idx
-            d2[a:a + len(xb)] = (val + (xb * xb).sum(1)).clamp_min_(0.0)
+            labels[a : a + len(xb)] = idx
+            d2[a : a + len(xb)] = (val + (xb * xb).sum(1)).clamp_min_(0.0)
         return labels, d2
 
     @torch.no_grad()

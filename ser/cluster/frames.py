@@ -31,9 +31,11 @@ class LayerView:
     def pick(self, x, utt):
         """This layer's columns of `utt`'s already-read (T, L*D) matrix."""
         if x.shape[1] != self.num_layers * self.dim:
-            raise SerError(f"{self.scp}: '{utt}' has {x.shape[1]} dims per frame, but feats.meta.json says "
-                           f"{self.num_layers} layers x {self.dim}")
-        return x[:, self.layer * self.dim:(self.layer + 1) * self.dim]
+            raise SerError(
+                f"{self.scp}: '{utt}' has {x.shape[1]} dims per frame, but feats.meta.json says "
+                f"{self.num_layers} layers x {self.dim}"
+            )
+        return x[:, self.layer * self.dim : (self.layer + 1) * self.dim]
 
     def __contains__(self, utt):
         return utt in self.reader
@@ -52,8 +54,10 @@ def check_utts(reader, utts) -> list:
     utts = list(utts)
     missing = [u for u in utts if u not in reader]
     if missing:
-        raise SerError(f"{reader.scp} lacks {len(missing)} of the {len(utts)} requested utterances, "
-                       f"e.g. {missing[:3]}: re-run the stage that dumps these features")
+        raise SerError(
+            f"{reader.scp} lacks {len(missing)} of the {len(utts)} requested utterances, "
+            f"e.g. {missing[:3]}: re-run the stage that dumps these features"
+        )
     if not utts:
         raise SerError(f"{reader.scp}: no utterances given to read frames from")
     return utts
@@ -86,12 +90,15 @@ def sample_frames(reader, utts, max_frames: int, seed: int, dtype=np.float16) ->
         utt = utts[i]
         x = reader[utt]
         if x.ndim != 2 or len(x) != counts[i]:
-            raise SerError(f"{reader.scp}: '{utt}' has shape {x.shape} but utt2num_frames says {counts[i]} "
-                           "frames; the store is inconsistent, re-dump it")
+            raise SerError(
+                f"{reader.scp}: '{utt}' has shape {x.shape} but utt2num_frames says {counts[i]} "
+                "frames; the store is inconsistent, re-dump it"
+            )
         if out is None:
             out = np.empty((n, x.shape[1]), dtype=dtype)
         a, b = bounds[i], bounds[i + 1]
         out[slots[a:b]] = x[chosen[a:b] - starts[i]]
-    log.info("sampled %d of %d frames (%.1f%%) from %d utterances (seed %d)", n, total, 100.0 * n / total,
-             len(utts), seed)
+    log.info(
+        "sampled %d of %d frames (%.1f%%) from %d utterances (seed %d)", n, total, 100.0 * n / total, len(utts), seed
+    )
     return out

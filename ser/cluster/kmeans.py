@@ -71,10 +71,21 @@ class KMeans:
     (scikit-learn's `inertia_` convention); divide by len(x) for the per-frame mean.
     """
 
-    def __init__(self, k: int, backend: str = "faiss", niter: int = 20, seed: int = 0, device: str = "auto",
-                 schedule: str = "progressive", warmup_points_per_centroid: int = WARMUP_POINTS_PER_CENTROID,
-                 max_points_per_centroid: int | None = MAX_POINTS_PER_CENTROID, init: str = "kmeans++",
-                 tol: float = 5e-4, n_init: int | None = None, verbose: bool = True):
+    def __init__(
+        self,
+        k: int,
+        backend: str = "faiss",
+        niter: int = 20,
+        seed: int = 0,
+        device: str = "auto",
+        schedule: str = "progressive",
+        warmup_points_per_centroid: int = WARMUP_POINTS_PER_CENTROID,
+        max_points_per_centroid: int | None = MAX_POINTS_PER_CENTROID,
+        init: str = "kmeans++",
+        tol: float = 5e-4,
+        n_init: int | None = None,
+        verbose: bool = True,
+    ):
         if k < 1:
             raise SerError(f"k-means needs k >= 1, got {k}")
         if niter < 1:
@@ -116,43 +127,70 @@ class KMeans:
             raise SerError(f"cannot fit {self.k} clusters on {len(x)} frames: need at least one frame per cluster")
         order = np.random.default_rng(self.seed).permutation(len(x))
         plan = self.plan(len(x))
-        log.info("k-means K=%d (%s backend on %s): %d fit frames, plan %s", self.k, self.backend_name,
-                 self._backend.device, len(x), " + ".join(f"{it} it x {n}" for n, it in plan))
+        log.info(
+            "k-means K=%d (%s backend on %s): %d fit frames, plan %s",
+            self.k,
+            self.backend_name,
+            self._backend.device,
+            len(x),
+            " + ".join(f"{it} it x {n}" for n, it in plan),
+        )
         n0, warm_iters = plan[0]
         t = time.perf_counter()
         warm = np.empty((n0, x.shape[1]), dtype=np.float32)  # random order: k-means++ seeds from its first rows
         for a in range(0, n0, 65536):
-            warm[a:a + 65536] = _gather(x, order[a:min(a + 65536, n0)])
+            warm[a : a + 65536] = _gather(x, order[a : min(a + 65536, n0)])
         if self.n_init == 1:
             c, objectives = self._backend.warmup(warm, self.k, warm_iters, self.seed, self.init, self.tol)
             tries = [objectives[-1]]
         else:  # screen n_init seedings by a few iterations each; finish the lowest one
             screen = min(SCREEN_ITERATIONS, warm_iters)
-            runs = [self._backend.warmup(warm, self.k, screen, self.seed + i * 1_000_003, self.init)
-                    for i in range(self.n_init)]
+            runs = [
+                self._backend.warmup(warm, self.k, screen, self.seed + i * 1_000_003, self.init)
+                for i in range(self.n_init)
+            ]
             tries = [obj[-1] for _, obj in runs]
             c, objectives = runs[int(np.argmin(tries))]
             del runs
             if warm_iters > screen:
-                c, more = self._backend.warmup(warm, self.k, warm_iters - screen, self.seed, self.init, self.tol,
-                                               start=c)
+                c, more = self._backend.warmup(
+                    warm, self.k, warm_iters - screen, self.seed, self.init, self.tol, start=c
+                )
                 objectives = objectives + more
         del warm
-        log.info("K=%d: warm-up (%s init, best of %d: %d of at most %d iterations on %d frames) took %.1f s", self.k,
-                 self.init, self.n_init, len(objectives), warm_iters, n0, time.perf_counter() - t)
+        log.info(
+            "K=%d: warm-up (%s init, best of %d: %d of at most %d iterations on %d frames) took %.1f s",
+            self.k,
+            self.init,
+            self.n_init,
+            len(objectives),
+            warm_iters,
+            n0,
+            time.perf_counter() - t,
+        )
         t = time.perf_counter()
         mean_d2 = None
         steps = progress(plan[1:], desc=f"k-means K={self.k} refine", disable=not self.verbose or len(plan) < 2)
         for n, _ in steps:
             c, mean_d2 = self._lloyd_step(x, order[:n], c)
         if len(plan) > 1:
-            log.info("K=%d: %d growing iterations up to %d frames took %.1f s (mean squared distance %.4g)", self.k,
-                     len(plan) - 1, plan[-1][0], time.perf_counter() - t, mean_d2)
+            log.info(
+                "K=%d: %d growing iterations up to %d frames took %.1f s (mean squared distance %.4g)",
+                self.k,
+                len(plan) - 1,
+                plan[-1][0],
+                time.perf_counter() - t,
+                mean_d2,
+            )
         self.centroids = np.ascontiguousarray(c, dtype=np.float32)
-        self.fit_info = {"fit_frames": int(len(x)), "plan": [[int(n), int(it)] for n, it in plan],
-                         "warmup_iterations": len(objectives), "warmup_mean_sq_dist": objectives,
-                         "warmup_tries_mean_sq_dist": tries,
-                         "last_mean_sq_dist": None if mean_d2 is None else float(mean_d2)}
+        self.fit_info = {
+            "fit_frames": int(len(x)),
+            "plan": [[int(n), int(it)] for n, it in plan],
+            "warmup_iterations": len(objectives),
+            "warmup_mean_sq_dist": objectives,
+            "warmup_tries_mean_sq_dist": tries,
+            "last_mean_sq_dist": None if mean_d2 is None else float(mean_d2),
+        }
         self._backend.set_centroids(self.centroids)
         return self
 
@@ -164,7 +202,7 @@ class KMeans:
         total = 0.0
         step = 65536
         for a in range(0, len(rows), step):
-            idx = np.sort(rows[a:a + step])  # sorted gathers read the sample front to back
+            idx = np.sort(rows[a : a + step])  # sorted gathers read the sample front to back
             block = _gather(x, idx)  # one float32 copy, for assignment and sums
             labels, d2 = self._backend.assign(block)
             lab = torch.from_numpy(labels)
@@ -188,8 +226,8 @@ class KMeans:
         labels = np.empty(len(x), dtype=np.int32)
         d2 = np.empty(len(x), dtype=np.float32)
         for a in range(0, len(x), batch_size):
-            lab, dist = self._backend.assign(x[a:a + batch_size])
-            labels[a:a + len(lab)], d2[a:a + len(lab)] = lab, dist
+            lab, dist = self._backend.assign(x[a : a + batch_size])
+            labels[a : a + len(lab)], d2[a : a + len(lab)] = lab, dist
         return labels, d2
 
     def predict(self, x: np.ndarray, batch_size: int = 65536) -> np.ndarray:
@@ -201,16 +239,26 @@ class KMeans:
 
     # ---- persistence ----
     def config(self) -> dict:
-        return {"k": self.k, "backend": self.backend_name, "niter": self.niter, "seed": self.seed,
-                "schedule": self.schedule, "warmup_points_per_centroid": self.warmup_ppc,
-                "max_points_per_centroid": self.max_ppc, "init": self.init, "tol": self.tol, "n_init": self.n_init}
+        return {
+            "k": self.k,
+            "backend": self.backend_name,
+            "niter": self.niter,
+            "seed": self.seed,
+            "schedule": self.schedule,
+            "warmup_points_per_centroid": self.warmup_ppc,
+            "max_points_per_centroid": self.max_ppc,
+            "init": self.init,
+            "tol": self.tol,
+            "n_init": self.n_init,
+        }
 
     def save(self, path) -> None:
         self._require_fit()
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as f:
-                np.savez(f, centroids=self.centroids, config=json.dumps(self.config()),
-                         fit_info=json.dumps(self.fit_info))
+                np.savez(
+                    f, centroids=self.centroids, config=json.dumps(self.config()), fit_info=json.dumps(self.fit_info)
+                )
 
     @classmethod
     def load(cls, path, backend: str | None = None, device: str = "auto") -> "KMeans":
@@ -247,8 +295,16 @@ def _check_frames(x, dim: int | None = None) -> np.ndarray:
     return x
 
 
-def fit_multiscale(reader, train_utts, ks, max_fit_frames: int | None = None, backend: str = "faiss",
-                   seed: int = 0, dtype=np.float16, **kmeans_kwargs) -> list:
+def fit_multiscale(
+    reader,
+    train_utts,
+    ks,
+    max_fit_frames: int | None = None,
+    backend: str = "faiss",
+    seed: int = 0,
+    dtype=np.float16,
+    **kmeans_kwargs,
+) -> list:
     """One KMeans per K in `ks`, all fitted on ONE seeded frame sample of `train_utts` only.
 
     `max_fit_frames` None means `default_max_fit_frames(ks)` (1 M frames for K up to 4096).
@@ -258,8 +314,14 @@ def fit_multiscale(reader, train_utts, ks, max_fit_frames: int | None = None, ba
     if max_fit_frames is None:
         max_fit_frames = default_max_fit_frames(ks)
     frames = sample_frames(reader, train_utts, max_fit_frames, seed, dtype=dtype)
-    log.info("fit sample: %d frames x %d dims (%s, %.0f MB) from %d utterances", len(frames), frames.shape[1],
-             np.dtype(dtype).name, frames.nbytes / 2**20, len(train_utts))
+    log.info(
+        "fit sample: %d frames x %d dims (%s, %.0f MB) from %d utterances",
+        len(frames),
+        frames.shape[1],
+        np.dtype(dtype).name,
+        frames.nbytes / 2**20,
+        len(train_utts),
+    )
     models = []
     for k in ks:
         models.append(KMeans(k, backend=backend, seed=seed, **kmeans_kwargs).fit(frames))

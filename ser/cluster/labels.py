@@ -16,9 +16,14 @@ def usage_stats(counts: np.ndarray) -> dict:
     n = int(counts.sum())
     p = counts[counts > 0] / max(n, 1)
     entropy = float(-(p * np.log2(p)).sum()) if n else 0.0
-    return {"k": int(len(counts)), "frames": n, "used_clusters": int((counts > 0).sum()),
-            "entropy_bits": entropy, "perplexity": float(2.0 ** entropy),
-            "largest_cluster_share": float(counts.max() / n) if n else 0.0}
+    return {
+        "k": int(len(counts)),
+        "frames": n,
+        "used_clusters": int((counts > 0).sum()),
+        "entropy_bits": entropy,
+        "perplexity": float(2.0**entropy),
+        "largest_cluster_share": float(counts.max() / n) if n else 0.0,
+    }
 
 
 def label_store(reader, utts, models, out_dir, batch_frames: int = 65536) -> dict:
@@ -47,7 +52,7 @@ def label_store(reader, utts, models, out_dir, batch_frames: int = 65536) -> dic
                 counts[model.k] += np.bincount(labels, minlength=model.k)
                 a = 0
                 for utt, m in pending:
-                    w(utt, labels[a:a + len(m)])
+                    w(utt, labels[a : a + len(m)])
                     a += len(m)
 
         for utt in progress(utts, desc=f"labelling K={','.join(map(str, ks))}"):
@@ -70,7 +75,14 @@ def label_store(reader, utts, models, out_dir, batch_frames: int = 65536) -> dic
     stats = {k: usage_stats(counts[k]) for k in ks}
     for k in ks:
         s = stats[k]
-        log.info("labels K=%d -> %s: %d frames, %d/%d clusters used, perplexity %.1f, largest cluster %.2f%%",
-                 k, out_dir / f"labels_k{k}.scp", s["frames"], s["used_clusters"], k, s["perplexity"],
-                 100 * s["largest_cluster_share"])
+        log.info(
+            "labels K=%d -> %s: %d frames, %d/%d clusters used, perplexity %.1f, largest cluster %.2f%%",
+            k,
+            out_dir / f"labels_k{k}.scp",
+            s["frames"],
+            s["used_clusters"],
+            k,
+            s["perplexity"],
+            100 * s["largest_cluster_share"],
+        )
     return stats

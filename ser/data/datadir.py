@@ -12,9 +12,19 @@ import numpy as np
 from ser.utils import SerError, write_text_atomic
 
 # Per-utterance files, in the order they are written. Each maps to a parser and a formatter.
+# Every per-utterance file a data dir may hold, here and in tools/utils' data-dir tools.
 UTT_FIELDS = (
-    "wav.scp", "utt2spk", "text", "utt2emo", "utt2gender", "utt2vad", "utt2dur",
-    "utt2intensity", "utt2lang",
+    "wav.scp",
+    "utt2spk",
+    "text",
+    "utt2emo",
+    "utt2gender",
+    "utt2vad",
+    "utt2dur",
+    "utt2intensity",
+    "utt2lang",
+    "utt2num_frames",
+    "feats.scp",
 )
 GENDERS = ("m", "f", "u")  # u: unknown (MSP-Podcast has such speakers); excluded from gender losses
 
@@ -62,7 +72,9 @@ def _parse_vad(path, utt, value):
     except ValueError:
         vals = []
     if len(vals) != 3:
-        raise SerError(f"{path}: utterance '{utt}': utt2vad needs three floats (valence arousal dominance), got '{value}'")
+        raise SerError(
+            f"{path}: utterance '{utt}': utt2vad needs three floats (valence arousal dominance), got '{value}'"
+        )
     return np.asarray(vals, dtype=np.float32)
 
 

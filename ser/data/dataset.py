@@ -1,15 +1,16 @@
 """Utterance datasets over a Kaldi data dir: feature stores and/or audio in, padded batches out.
 
 An item is a dict: `utt`, one array per feature source (and `wav` when asked for), and the targets
-the data dir has: `emo` (class index), `gender` (0 m, 1 f, -1 unknown), `vad` (scaled floats), `spk` (index among the training speakers, -1 if unseen),
-`text`. `collate` pads every array field to (B, T, ...) and adds `<name>_lens`.
+the data dir has: `emo` (class index), `gender` (0 m, 1 f, -1 unknown), `vad` (scaled floats), `spk`
+(index among the training speakers, -1 if unseen), `text`. `collate` pads every array field to
+(B, T, ...) and adds `<name>_lens`.
 """
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ser.data.audio import load_audio
+from ser.data.audio import SAMPLE_RATE, load_audio
 from ser.data.datadir import DataDir
 from ser.utils import SerError
 
@@ -30,8 +31,16 @@ def unscale_vad(vad: np.ndarray, vad_range) -> np.ndarray:
 
 
 class UttDataset(Dataset):
-    def __init__(self, data: DataDir, classes, feats: dict | None = None, use_wav: bool = False,
-                 vad_range=(1.0, 5.0), speakers=None, max_wav_seconds: float | None = None):
+    def __init__(
+        self,
+        data: DataDir,
+        classes,
+        feats: dict | None = None,
+        use_wav: bool = False,
+        vad_range=(1.0, 5.0),
+        speakers=None,
+        max_wav_seconds: float | None = None,
+    ):
         self.data = data
         self.utts = data.utts
         self.classes = list(classes)
@@ -39,22 +48,30 @@ class UttDataset(Dataset):
         self.feats = feats or {}
         self.use_wav = use_wav
         self.vad_range = vad_range
-        self.max_wav_samples = int(max_wav_seconds * 16000) if max_wav_seconds else None
+        self.max_wav_samples = int(max_wav_seconds * SAMPLE_RATE) if max_wav_seconds else None
         if not self.feats and not use_wav:
             raise SerError("a dataset needs at least one feature store or the audio (use_wav)")
         for name, reader in self.feats.items():
             missing = [u for u in self.utts if u not in reader]
             if missing:
-                raise SerError(f"{reader.scp} ({name}) lacks {len(missing)} utterances of {data.path}, "
-                               f"e.g. {missing[:3]}: re-run the stage that dumps it")
+                raise SerError(
+                    f"{reader.scp} ({name}) lacks {len(missing)} utterances of {data.path}, "
+                    f"e.g. {missing[:3]}: re-run the stage that dumps it"
+                )
         self.emo = None
         if data.has("utt2emo"):
             unknown = sorted({e for e in data.get("utt2emo").values() if e not in self.class_index})
             if unknown:
-                raise SerError(f"{data.path}/utt2emo has labels {unknown} outside the configured classes {self.classes}")
+                raise SerError(
+                    f"{data.path}/utt2emo has labels {unknown} outside the configured classes {self.classes}"
+                )
             self.emo = {u: self.class_index[e] for u, e in data.get("utt2emo").items()}
         self.vad = {u: scale_vad(v, vad_range) for u, v in data.utt2vad().items()} if data.has("utt2vad") else None
-        self.gender = {u: {"m": 0, "f": 1}.get(g, -1) for u, g in data.get("utt2gender").items()} if data.has("utt2gender") else None
+        self.gender = (
+            {u: {"m": 0, "f": 1}.get(g, -1) for u, g in data.get("utt2gender").items()}
+            if data.has("utt2gender")
+            else None
+        )
         self.speakers = speakers
         self.text = data.get("text") if data.has("text") else None
 
@@ -97,8 +114,9 @@ class UttDataset(Dataset):
 def pad_stack(arrays, pad_value=0.0):
     lens = torch.tensor([a.shape[0] for a in arrays], dtype=torch.long)
     first = np.asarray(arrays[0])
-    out = torch.full((len(arrays), int(lens.max()), *first.shape[1:]), pad_value,
-                     dtype=torch.from_numpy(first[:0].copy()).dtype)
+    out = torch.full(
+        (len(arrays), int(lens.max()), *first.shape[1:]), pad_value, dtype=torch.from_numpy(first[:0].copy()).dtype
+    )
     for i, a in enumerate(arrays):
         out[i, : a.shape[0]] = torch.from_numpy(np.array(a, copy=True))
     return out, lens

@@ -61,8 +61,14 @@ def write_folds(dd: DataDir, out_root, scheme: str, folds) -> list:
         for name, utts in splits.items():
             dd.subset(utts).write(root / f"fold{k}" / name)
         sizes.append({n: len(u) for n, u in splits.items()})
-        log.info("%s fold%d: test speakers %s, valid speakers %s, sizes %s",
-                 scheme, k, ",".join(fold.test_spks), ",".join(fold.valid_spks), sizes[-1])
+        log.info(
+            "%s fold%d: test speakers %s, valid speakers %s, sizes %s",
+            scheme,
+            k,
+            ",".join(fold.test_spks),
+            ",".join(fold.valid_spks),
+            sizes[-1],
+        )
     return sizes
 
 

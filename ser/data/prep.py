@@ -25,8 +25,9 @@ log = get_logger("prep")
 AUDIO_EXTS = (".wav", ".flac")
 
 
-def scan_release(root, folder: str, folder_name: str, parse: Callable, corpus: str, layout: str,
-                 exts=AUDIO_EXTS) -> tuple:
+def scan_release(
+    root, folder: str, folder_name: str, parse: Callable, corpus: str, layout: str, exts=AUDIO_EXTS
+) -> tuple:
     """(records, ignored) of the files in root's folders whose name matches the regex `folder`
     (`folder_name` in messages, e.g. "Actor_XX").
 
@@ -39,8 +40,10 @@ def scan_release(root, folder: str, folder_name: str, parse: Callable, corpus: s
         raise SerError(f"{corpus} corpus path is empty: set {corpus_var(corpus)} in db.sh or the environment")
     root = Path(root)
     if not root.is_dir():
-        raise SerError(f"{corpus} corpus directory not found: '{root}'. Set {corpus_var(corpus)} in db.sh or the "
-                       f"environment to {layout}")
+        raise SerError(
+            f"{corpus} corpus directory not found: '{root}'. Set {corpus_var(corpus)} in db.sh or the "
+            f"environment to {layout}"
+        )
     pattern, folders, ignored = re.compile(folder), [], []
     for p in sorted(root.iterdir()):
         if p.name.startswith("."):
@@ -49,7 +52,9 @@ def scan_release(root, folder: str, folder_name: str, parse: Callable, corpus: s
         if p.is_dir() and m:
             folders.append((p, m))
         else:
-            ignored.append((p, f"not an {folder_name} folder" if folder_name[0] in "AEIOU" else f"not a {folder_name} folder"))
+            ignored.append(
+                (p, f"not an {folder_name} folder" if folder_name[0] in "AEIOU" else f"not a {folder_name} folder")
+            )
     if not folders:
         raise SerError(f"{root}: no {folder_name} folders; is this {layout}?")
     records, seen = [], {}
@@ -72,8 +77,10 @@ def scan_release(root, folder: str, folder_name: str, parse: Callable, corpus: s
             seen[rec["utt"]] = p
             records.append(rec)
     if not records:
-        raise SerError(f"{root}: no file follows the {corpus} naming scheme ({len(ignored)} files ignored, "
-                       f"e.g. {ignored[0][0] if ignored else '-'})")
+        raise SerError(
+            f"{root}: no file follows the {corpus} naming scheme ({len(ignored)} files ignored, "
+            f"e.g. {ignored[0][0] if ignored else '-'})"
+        )
     return records, ignored
 
 
@@ -129,7 +136,8 @@ def prep_arg_parser(description: str, corpus_help: str, schemes) -> argparse.Arg
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--corpus", required=True, help=corpus_help)
     ap.add_argument("--out", default="data", help="output root (default: data)")
-    ap.add_argument("--schemes", default=",".join(schemes),
-                    help=f"fold schemes, any of {', '.join(schemes)} (default: %(default)s)")
+    ap.add_argument(
+        "--schemes", default=",".join(schemes), help=f"fold schemes, any of {', '.join(schemes)} (default: %(default)s)"
+    )
     ap.add_argument("--seed", type=int, default=0, help="seeds the draws of validation speakers (default: 0)")
     return ap

@@ -11,8 +11,15 @@ class BucketBatchSampler(Sampler):
     `shuffle=False` gives length-sorted batches (deterministic inference).
     """
 
-    def __init__(self, lengths, batch_size: int, shuffle: bool = True, seed: int = 0,
-                 bucket_windows: int = 20, max_frames: int | None = None):
+    def __init__(
+        self,
+        lengths,
+        batch_size: int,
+        shuffle: bool = True,
+        seed: int = 0,
+        bucket_windows: int = 20,
+        max_frames: int | None = None,
+    ):
         self.lengths = np.asarray(lengths)
         self.batch_size = batch_size
         self.shuffle = shuffle
@@ -33,7 +40,7 @@ class BucketBatchSampler(Sampler):
             rng, order = None, np.arange(n)
         batches = []
         for start in range(0, n, self.window):
-            win = order[start:start + self.window]
+            win = order[start : start + self.window]
             win = win[np.argsort(self.lengths[win], kind="stable")]
             batch = []
             for idx in win:
@@ -61,4 +68,4 @@ class RandomBatchSampler(BucketBatchSampler):
     def _batches(self):
         rng = np.random.default_rng((self.seed, self.epoch))
         order = rng.permutation(len(self.lengths)) if self.shuffle else np.arange(len(self.lengths))
-        return [order[i:i + self.batch_size].tolist() for i in range(0, len(order), self.batch_size)]
+        return [order[i : i + self.batch_size].tolist() for i in range(0, len(order), self.batch_size)]

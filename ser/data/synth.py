@@ -50,10 +50,19 @@ LEVEL_DB_AT_3, LEVEL_DB_PER_AROUSAL = -24.0, 4.0  # RMS of the voiced part in dB
 RATE_AT_3, RATE_PER_AROUSAL = 4.2, 0.8  # syllables per second
 
 # A few vowels as (F1, F2, F3) in Hz for an adult male vocal tract; one is drawn per syllable.
-VOWELS = np.array([
-    (730, 1090, 2440), (270, 2290, 3010), (530, 1840, 2480), (300, 870, 2240),
-    (660, 1720, 2410), (570, 840, 2410), (440, 1020, 2240), (490, 1350, 1690),
-], dtype=np.float64)
+VOWELS = np.array(
+    [
+        (730, 1090, 2440),
+        (270, 2290, 3010),
+        (530, 1840, 2480),
+        (300, 870, 2240),
+        (660, 1720, 2410),
+        (570, 840, 2410),
+        (440, 1020, 2240),
+        (490, 1350, 1690),
+    ],
+    dtype=np.float64,
+)
 FORMANT_BW = np.array([90.0, 110.0, 170.0])
 MAX_HARMONIC_HZ = 4500.0  # the cost grows with the number of harmonics; above this noise is enough
 FRAME_HOP = 40  # samples between updates of the harmonic amplitudes (2.5 ms at 16 kHz)
@@ -202,9 +211,9 @@ def _envelopes(rng, n: int, bounds: np.ndarray):
         v_len = length - c_len - int(length * rng.uniform(0.0, 0.1))  # a short gap before the next syllable
         stress = rng.uniform(0.6, 1.0)
         if c_len > 1:
-            cons[start:start + c_len] = np.hanning(c_len) * rng.uniform(0.1, 0.3)
+            cons[start : start + c_len] = np.hanning(c_len) * rng.uniform(0.1, 0.3)
         if v_len > 1:
-            vowel[start + c_len:start + c_len + v_len] = np.hanning(v_len) ** 0.6 * stress
+            vowel[start + c_len : start + c_len + v_len] = np.hanning(v_len) ** 0.6 * stress
     return vowel, cons
 
 
@@ -213,11 +222,18 @@ def _db(x):
 
 
 def _rms(x):
-    return float(np.sqrt(np.mean(x ** 2)) + 1e-12)
+    return float(np.sqrt(np.mean(x**2)) + 1e-12)
 
 
-def synth_utterance(rng: np.random.Generator, speaker: Speaker, emotion: str, sr: int = 16000, vad=None,
-                    min_dur: float = 1.0, max_dur: float = 2.5) -> np.ndarray:
+def synth_utterance(
+    rng: np.random.Generator,
+    speaker: Speaker,
+    emotion: str,
+    sr: int = 16000,
+    vad=None,
+    min_dur: float = 1.0,
+    max_dur: float = 2.5,
+) -> np.ndarray:
     """One utterance of float32 audio in [-1, 1], min_dur..max_dur seconds long.
 
     vad: the (valence, arousal, dominance) this utterance should express; drawn with sample_vad when
@@ -240,7 +256,7 @@ def synth_utterance(rng: np.random.Generator, speaker: Speaker, emotion: str, sr
     speech = (voiced + breath + consonant) * _db(p["level_db"])
 
     wav = np.zeros(lead + n_speech + trail)
-    wav[lead:lead + n_speech] = speech
+    wav[lead : lead + n_speech] = speech
     wav += rng.normal(0, 1, len(wav)) * _db(p["level_db"] - rng.uniform(25, 40))  # background noise, 25-40 dB SNR
     return np.clip(wav, -0.99, 0.99).astype(np.float32)
 
@@ -249,8 +265,20 @@ def synth_utterance(rng: np.random.Generator, speaker: Speaker, emotion: str, sr
 
 NEUTRAL_SUBJECTS = ["I", "you", "we", "they", "she", "he", "my brother", "the manager", "everyone"]
 NEUTRAL_VERBS = ["needed", "wanted", "had", "saw", "took", "found", "called", "asked for", "brought"]
-NEUTRAL_OBJECTS = ["the forms", "a ticket", "the car", "the letter", "some coffee", "the keys",
-                   "an answer", "the money", "the house", "a minute", "the news", "the job"]
+NEUTRAL_OBJECTS = [
+    "the forms",
+    "a ticket",
+    "the car",
+    "the letter",
+    "some coffee",
+    "the keys",
+    "an answer",
+    "the money",
+    "the house",
+    "a minute",
+    "the news",
+    "the job",
+]
 NEUTRAL_TAILS = ["today", "yesterday", "at the office", "this morning", "again", "last week", "", "", ""]
 EMOTION_WORDS = {
     "hap": ["great", "wonderful", "amazing", "love it", "so happy", "fantastic"],

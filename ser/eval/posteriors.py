@@ -30,8 +30,10 @@ def write_posteriors(out_dir, utts, post, classes) -> None:
 def read_classes(pred_dir) -> list:
     path = Path(pred_dir) / CLASSES_FILE
     if not path.is_file():
-        raise SerError(f"{path} not found: the posteriors of {pred_dir} do not say which class each column is "
-                       "(written by an older version?); run that system's inference stage again")
+        raise SerError(
+            f"{path} not found: the posteriors of {pred_dir} do not say which class each column is "
+            "(written by an older version?); run that system's inference stage again"
+        )
     return path.read_text().split()
 
 
@@ -43,8 +45,10 @@ def read_posteriors(pred_dir, classes=None) -> tuple:
         raise SerError(f"{path} not found: run inference of that system first")
     own = read_classes(pred_dir)
     if classes is not None and list(classes) != own:
-        raise SerError(f"{pred_dir / CLASSES_FILE}: posterior columns are {','.join(own)}, "
-                       f"expected {','.join(classes)} (same classes in the same order)")
+        raise SerError(
+            f"{pred_dir / CLASSES_FILE}: posterior columns are {','.join(own)}, "
+            f"expected {','.join(classes)} (same classes in the same order)"
+        )
     post = {}
     for utt, value in read_kv(path).items():
         p = np.array([float(x) for x in value.split()])

@@ -22,8 +22,15 @@ log = get_logger("scoring")
 
 ORDER = ("ua", "wa", "macro_f1", "ccc_valence", "ccc_arousal", "ccc_dominance", "ccc_mean")
 AUX_METRICS = {"gender_acc": "gender acc", "spk_eer": "speaker EER", "cer": "CER"}
-NAMES = {"ua": "UA", "wa": "WA", "macro_f1": "macro-F1", "ccc_valence": "CCC-V", "ccc_arousal": "CCC-A",
-         "ccc_dominance": "CCC-D", "ccc_mean": "CCC mean"}
+NAMES = {
+    "ua": "UA",
+    "wa": "WA",
+    "macro_f1": "macro-F1",
+    "ccc_valence": "CCC-V",
+    "ccc_arousal": "CCC-A",
+    "ccc_dominance": "CCC-D",
+    "ccc_mean": "CCC mean",
+}
 
 
 def score_fold(data_dir, pred_dir, classes=None, unknown_prefix="unk_", max_trials=100000) -> dict:
@@ -36,8 +43,9 @@ def score_fold(data_dir, pred_dir, classes=None, unknown_prefix="unk_", max_tria
     if (pred_dir / CLASSES_FILE).is_file():
         own = read_classes(pred_dir)
         if classes is not None and sorted(classes) != sorted(own):
-            raise SerError(f"{pred_dir / CLASSES_FILE}: classes {','.join(own)} differ from the scored ones "
-                           f"{','.join(classes)}")
+            raise SerError(
+                f"{pred_dir / CLASSES_FILE}: classes {','.join(own)} differ from the scored ones {','.join(classes)}"
+            )
         classes = classes or own
     if emo_pred.is_file() and data.has("utt2emo"):
         if classes is None:
@@ -49,7 +57,9 @@ def score_fold(data_dir, pred_dir, classes=None, unknown_prefix="unk_", max_tria
         idx = {c: i for i, c in enumerate(classes)}
         unknown = sorted({e for e in list(ref.values()) + list(pred.values()) if e not in idx})
         if unknown:
-            raise SerError(f"{emo_pred} / {data.path}/utt2emo: labels {unknown} are not among the classes {list(classes)}")
+            raise SerError(
+                f"{emo_pred} / {data.path}/utt2emo: labels {unknown} are not among the classes {list(classes)}"
+            )
         y_true = [idx[ref[u]] for u in data.utts]
         y_pred = [idx[pred[u]] for u in data.utts]
         scores.update(classification_scores(y_true, y_pred, len(classes)))
@@ -92,20 +102,23 @@ def results_table(systems: dict, percent=("ua", "wa", "macro_f1")) -> str:
 
         for fold, s in folds.items():
             lines.append(f"| {fold} | " + " | ".join(fmt(m, s[m]) if m in s else "-" for m in metrics) + " |")
-        lines.append("| **mean ± std** | " + " | ".join(
-            f"**{fmt(m, summ[m][0])}** ± {fmt(m, summ[m][1])}" if m in summ else "-" for m in metrics) + " |")
+        lines.append(
+            "| **mean ± std** | "
+            + " | ".join(f"**{fmt(m, summ[m][0])}** ± {fmt(m, summ[m][1])}" if m in summ else "-" for m in metrics)
+            + " |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def summary_table(systems: dict, percent=("ua", "wa", "macro_f1")) -> str:
     """One row per system with the fold means: the comparison table of an ablation."""
     metrics = [m for m in ORDER if any(m in s for f in systems.values() for s in f.values())]
-    lines = ["| system | folds | " + " | ".join(NAMES[m] for m in metrics) + " |",
-             "|---" * (len(metrics) + 2) + "|"]
+    lines = ["| system | folds | " + " | ".join(NAMES[m] for m in metrics) + " |", "|---" * (len(metrics) + 2) + "|"]
     for name, folds in systems.items():
         summ = summarize(folds)
-        cells = [(f"{100 * summ[m][0]:.2f}" if m in percent else f"{summ[m][0]:.4f}") if m in summ else "-"
-                 for m in metrics]
+        cells = [
+            (f"{100 * summ[m][0]:.2f}" if m in percent else f"{summ[m][0]:.4f}") if m in summ else "-" for m in metrics
+        ]
         lines.append(f"| {name} | {len(folds)} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -146,11 +159,15 @@ def write_results(out, systems: dict, title="Results", note="", command="") -> N
     text += ["## Summary (mean over folds)\n", summary_table(systems), "\n## Per fold\n", results_table(systems)]
     if any(m in s for f in systems.values() for s in f.values() for m in AUX_METRICS):
         text[-1] = text[-1].rstrip("\n") + "\n"
-        text.append("## Auxiliary tasks (mean over folds, %)\n\n"
-                    "Gender accuracy over utterances of known gender; speaker EER of cosine-scored embeddings on "
-                    "pairs of test utterances of known speakers (`trials` in each fold's prediction dir); "
-                    "CER of greedy CTC decoding against the normalised transcripts.\n\n" + aux_table(systems)
-                    + "\n## Confusion matrices (test utterances, summed over folds)\n" + confusion_tables(systems))
+        text.append(
+            "## Auxiliary tasks (mean over folds, %)\n\n"
+            "Gender accuracy over utterances of known gender; speaker EER of cosine-scored embeddings on "
+            "pairs of test utterances of known speakers (`trials` in each fold's prediction dir); "
+            "CER of greedy CTC decoding against the normalised transcripts.\n\n"
+            + aux_table(systems)
+            + "\n## Confusion matrices (test utterances, summed over folds)\n"
+            + confusion_tables(systems)
+        )
     write_text_atomic(out, "\n".join(text))
 
 
@@ -190,8 +207,12 @@ def score_aux(data: DataDir, pred_dir: Path, unknown_prefix: str, max_trials: in
             emb = dict(zip(z["utts"].tolist(), z["embed"]))
         ver = verification_eer(emb, data.utt2spk, unknown_prefix, max_trials, trials_out=pred_dir / "trials")
         if ver["spk_eer"] is None:
-            log.warning("%s: speaker EER not computed: the test set has %d target and %d non-target trials",
-                        pred_dir, ver["num_target_trials"], ver["num_nontarget_trials"])
+            log.warning(
+                "%s: speaker EER not computed: the test set has %d target and %d non-target trials",
+                pred_dir,
+                ver["num_target_trials"],
+                ver["num_nontarget_trials"],
+            )
         scores.update({k: v for k, v in ver.items() if v is not None})
     return scores
 
@@ -200,8 +221,10 @@ def aux_table(systems: dict) -> str:
     metrics = [m for m in AUX_METRICS if any(m in s for f in systems.values() for s in f.values())]
     if not metrics:
         return "No auxiliary-task outputs were scored.\n"
-    lines = ["| system | folds | " + " | ".join(AUX_METRICS[m] for m in metrics) + " |",
-             "|---" * (len(metrics) + 2) + "|"]
+    lines = [
+        "| system | folds | " + " | ".join(AUX_METRICS[m] for m in metrics) + " |",
+        "|---" * (len(metrics) + 2) + "|",
+    ]
     for name, folds in systems.items():
         cells = []
         for m in metrics:

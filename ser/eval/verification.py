@@ -73,8 +73,14 @@ def cosine_scores(embeddings: dict, trials) -> np.ndarray:
     return np.array([float(norm[a] @ norm[b]) for a, b, _ in trials])
 
 
-def verification_eer(embeddings: dict, utt2spk: dict, unknown_prefix: str = "unk_", max_per_kind: int = 100000,
-                     seed: int = 0, trials_out=None) -> dict:
+def verification_eer(
+    embeddings: dict,
+    utt2spk: dict,
+    unknown_prefix: str = "unk_",
+    max_per_kind: int = 100000,
+    seed: int = 0,
+    trials_out=None,
+) -> dict:
     """{'spk_eer', 'num_target_trials', 'num_nontarget_trials'}; spk_eer is None without both kinds."""
     trials = make_trials(utt2spk, unknown_prefix, max_per_kind, seed)
     if trials_out is not None:

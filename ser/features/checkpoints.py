@@ -41,19 +41,26 @@ log = get_logger("checkpoints")
 # Bumped when the converted layout changes, so older conversions are not reused.
 CONVERTED_FORMAT = 1
 OFFLINE_VARS = ("SER_OFFLINE", "HF_HUB_OFFLINE")
-HF_WEIGHTS = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json",
-              "pytorch_model.bin.index.json")
+HF_WEIGHTS = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json", "pytorch_model.bin.index.json")
 # The s3prl loader each local-checkpoint upstream goes through.
-FAMILIES = {"hubert_local": "hubert", "hubert_custom": "hubert", "wav2vec2_local": "wav2vec2",
-            "wav2vec2_custom": "wav2vec2", "wavlm_local": "wavlm"}
-REQUIRED_KEYS = {"hubert": ("task_cfg", "model_cfg", "model_weight", "dictionaries_symbols"),
-                 "wav2vec2": ("task_cfg", "model_cfg", "model_weight"),
-                 "wavlm": ("cfg", "model")}
+FAMILIES = {
+    "hubert_local": "hubert",
+    "hubert_custom": "hubert",
+    "wav2vec2_local": "wav2vec2",
+    "wav2vec2_custom": "wav2vec2",
+    "wavlm_local": "wavlm",
+}
+REQUIRED_KEYS = {
+    "hubert": ("task_cfg", "model_cfg", "model_weight", "dictionaries_symbols"),
+    "wav2vec2": ("task_cfg", "model_cfg", "model_weight"),
+    "wavlm": ("cfg", "model"),
+}
 # s3prl's model code eval()s this string; a layer list is only brackets, numbers, + and *.
 CONV_LAYERS_RE = re.compile(r"^[\[\]()\d\s,.+*]+$")
 
 
 # --- entry point -------------------------------------------------------------------------------
+
 
 def load_s3prl_upstream(name: str, path: str | None = None) -> "torch.nn.Module":
     """An `s3prl.nn.S3PRLUpstream`; a local checkpoint in a released layout is converted first."""
@@ -108,12 +115,15 @@ LOCAL_HINT = (
 
 # --- transformers folders ----------------------------------------------------------------------
 
+
 def check_hf_folder(name: str, folder: Path, feature_extractor: bool = True) -> None:
     """Fails early on what s3prl's hf_*_custom would otherwise paper over with a hub download.
     `feature_extractor=False` for models whose input features we compute ourselves (Whisper)."""
     if not folder.is_dir():
-        raise SerError(f"upstream '{name}': {folder} is not a folder; {name} needs a transformers model "
-                       "folder (config.json, preprocessor_config.json, model.safetensors or pytorch_model.bin)")
+        raise SerError(
+            f"upstream '{name}': {folder} is not a folder; {name} needs a transformers model "
+            "folder (config.json, preprocessor_config.json, model.safetensors or pytorch_model.bin)"
+        )
     missing = []
     if not (folder / "config.json").is_file():
         missing.append("config.json (the model config: save it with model.config.save_pretrained(folder))")
@@ -121,9 +131,10 @@ def check_hf_folder(name: str, folder: Path, feature_extractor: bool = True) -> 
         # Without it s3prl silently fetches facebook's feature extractor from the hub, which fails offline.
         missing.append(
             "preprocessor_config.json (copy it from the model's Hugging Face repo, or write one with: python -c "
-            "\"from transformers import Wav2Vec2FeatureExtractor as F; F(feature_size=1, sampling_rate=16000, "
+            '"from transformers import Wav2Vec2FeatureExtractor as F; F(feature_size=1, sampling_rate=16000, '
             f"padding_value=0.0, do_normalize=True, return_attention_mask=True).save_pretrained('{folder}')\"; "
-            "set do_normalize as the model was trained)")
+            "set do_normalize as the model was trained)"
+        )
     if not any((folder / w).is_file() for w in HF_WEIGHTS):
         missing.append("model weights (model.safetensors or pytorch_model.bin: model.save_pretrained(folder))")
     if missing:
@@ -131,6 +142,7 @@ def check_hf_folder(name: str, folder: Path, feature_extractor: bool = True) -> 
 
 
 # --- hub names: s3prl's download cache ---------------------------------------------------------
+
 
 def s3prl_cache_file(url: str) -> Path:
     """Where s3prl keeps the download of `url` (s3prl.util.download._urls_to_filepaths's rule)."""
@@ -159,7 +171,8 @@ def _guarded_downloads(name: str):
             raise SerError(
                 f"upstream '{name}': s3prl needs {url}, which is not in its cache file {filepath}, and "
                 f"downloads are off ({set_vars}). Download it where there is internet (curl -L -o FILE URL) "
-                f"and copy it to exactly that path.\n{LOCAL_HINT}")
+                f"and copy it to exactly that path.\n{LOCAL_HINT}"
+            )
         return original(filepath, url, refresh, *args, **kwargs)
 
     download._download = guarded
@@ -197,6 +210,7 @@ def s3prl_hub_files(name: str) -> list[tuple[str, Path]]:
 
 # --- restricted unpickling ---------------------------------------------------------------------
 
+
 class _Stub:
     """Stands in for a class or function pickled by reference: records what unpickling hands it."""
 
@@ -230,8 +244,21 @@ class _Stub:
 
 
 _STUBS: dict[tuple[str, str], type] = {}
-_SAFE_BUILTINS = {"dict", "list", "tuple", "set", "frozenset", "int", "float", "str", "bytes", "bool",
-                  "complex", "bytearray", "slice"}
+_SAFE_BUILTINS = {
+    "dict",
+    "list",
+    "tuple",
+    "set",
+    "frozenset",
+    "int",
+    "float",
+    "str",
+    "bytes",
+    "bool",
+    "complex",
+    "bytearray",
+    "slice",
+}
 
 
 def _stub_class(module: str, name: str) -> type:
@@ -336,8 +363,10 @@ def probe_checkpoint(path: Path) -> Probe | None:
     except SerError:
         raise
     except Exception as e:
-        raise SerError(f"checkpoint {path} is not a readable PyTorch checkpoint (truncated or corrupt "
-                       f"download?): {type(e).__name__}: {e}") from e
+        raise SerError(
+            f"checkpoint {path} is not a readable PyTorch checkpoint (truncated or corrupt "
+            f"download?): {type(e).__name__}: {e}"
+        ) from e
 
 
 def load_untrusted(path: Path) -> dict:
@@ -345,17 +374,21 @@ def load_untrusted(path: Path) -> dict:
     import torch
 
     try:
-        state = torch.load(path, map_location="cpu", pickle_module=RESTRICTED_PICKLE, weights_only=False,
-                           mmap=zipfile.is_zipfile(path))
+        state = torch.load(
+            path, map_location="cpu", pickle_module=RESTRICTED_PICKLE, weights_only=False, mmap=zipfile.is_zipfile(path)
+        )
     except Exception as e:
-        raise SerError(f"checkpoint {path} is not a readable PyTorch checkpoint (truncated or corrupt "
-                       f"download?): {type(e).__name__}: {e}") from e
+        raise SerError(
+            f"checkpoint {path} is not a readable PyTorch checkpoint (truncated or corrupt "
+            f"download?): {type(e).__name__}: {e}"
+        ) from e
     if not isinstance(state, dict):
         raise SerError(f"checkpoint {path} holds a {type(state).__name__}, not the dict a model checkpoint is")
     return state
 
 
 # --- local checkpoints: detect, convert, cache -------------------------------------------------
+
 
 def prepare_local_checkpoint(name: str, path: Path) -> Path:
     """The file s3prl's `name` can load: `path` itself when s3prl reads it as it is, else a cached
@@ -394,8 +427,10 @@ def _cfg_of(family: str, obj) -> dict:
 def _check_conv_layers(cfg: dict, path: Path) -> None:
     layers = cfg.get("conv_feature_layers")
     if isinstance(layers, str) and not CONV_LAYERS_RE.match(layers):
-        raise SerError(f"checkpoint {path}: conv_feature_layers {layers!r} is not a list of (dim, kernel, stride) "
-                       "layers; s3prl would eval() it, so it is refused")
+        raise SerError(
+            f"checkpoint {path}: conv_feature_layers {layers!r} is not a list of (dim, kernel, stride) "
+            "layers; s3prl would eval() it, so it is refused"
+        )
 
 
 def _cache_key(path: Path, family: str) -> str:
@@ -445,8 +480,10 @@ def _convert(name: str, family: str, path: Path) -> Path:
             continue
         log.info("upstream '%s': converted %s from its released layout to s3prl's in %s", name, path, target)
         return target
-    raise SerError(f"upstream '{name}': cannot write the converted copy of {path} next to it or under "
-                   f"{in_cache.parent}; set SER_CACHE to a writable directory")
+    raise SerError(
+        f"upstream '{name}': cannot write the converted copy of {path} next to it or under "
+        f"{in_cache.parent}; set SER_CACHE to a writable directory"
+    )
 
 
 def to_s3prl_layout(family: str, state: dict, path: Path) -> dict:
@@ -487,25 +524,31 @@ def _fairseq_cfgs(state: dict, path: Path, family: str) -> tuple[dict, dict]:
             _check_model_name(model, family, path)
             return model, task
         if "encoder_layers" in cfg:  # a flat cfg next to `model` is WavLM's release layout
-            raise SerError(f"checkpoint {path} is in WavLM's layout (a flat cfg and model); load it with "
-                           "upstream wavlm_local")
+            raise SerError(
+                f"checkpoint {path} is in WavLM's layout (a flat cfg and model); load it with upstream wavlm_local"
+            )
     if isinstance(state.get("args"), (argparse.Namespace, dict, _Stub)):
         # Before hydra, fairseq kept one flat Namespace; its converter fills the model and task
         # dataclasses from the fields of the same names, which `_fit` does.
         args = _plain(state["args"])
         return args, args
-    raise SerError(f"checkpoint {path} has neither s3prl's layout ({', '.join(REQUIRED_KEYS[family])}) nor "
-                   f"fairseq's (cfg with model and task, or args; plus model); its keys: {sorted(map(str, state))}")
+    raise SerError(
+        f"checkpoint {path} has neither s3prl's layout ({', '.join(REQUIRED_KEYS[family])}) nor "
+        f"fairseq's (cfg with model and task, or args; plus model); its keys: {sorted(map(str, state))}"
+    )
 
 
 def _check_model_name(model_cfg: dict, family: str, path: Path) -> None:
     model_name = str(model_cfg.get("_name") or "")
     if "w2v_path" in model_cfg or "w2v_args" in model_cfg:
-        raise SerError(f"checkpoint {path} is a fine-tuned model ({model_name or 'w2v_args'}); {family}_local "
-                       "loads the pretrained (self-supervised) checkpoint it was fine-tuned from")
+        raise SerError(
+            f"checkpoint {path} is a fine-tuned model ({model_name or 'w2v_args'}); {family}_local "
+            "loads the pretrained (self-supervised) checkpoint it was fine-tuned from"
+        )
     if model_name and family not in model_name:
-        raise SerError(f"checkpoint {path} holds a fairseq '{model_name}' model, not {family}; use the "
-                       f"matching *_local upstream")
+        raise SerError(
+            f"checkpoint {path} holds a fairseq '{model_name}' model, not {family}; use the matching *_local upstream"
+        )
 
 
 def _wavlm_cfg(state: dict, path: Path) -> dict:
@@ -646,8 +689,10 @@ def _resolve_interpolations(cfg):
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description="Print where s3prl caches the checkpoint of hub upstreams, so a "
-                                             "file can be placed there by hand on an offline machine.")
+    ap = argparse.ArgumentParser(
+        description="Print where s3prl caches the checkpoint of hub upstreams, so a "
+        "file can be placed there by hand on an offline machine."
+    )
     ap.add_argument("names", nargs="+", help="s3prl hub names, e.g. hubert wavlm_large")
     args = ap.parse_args(argv)
     for name in args.names:

@@ -4,21 +4,22 @@ import numpy as np
 import torch
 import torchaudio
 
+from ser.data.audio import SAMPLE_RATE
 from ser.utils import SerError
-
-SAMPLE_RATE = 16000
 
 
 def fbank(wav: np.ndarray, num_mel_bins: int = 80) -> np.ndarray:
     x = torch.from_numpy(wav).unsqueeze(0) * 32768  # Kaldi works on 16-bit sample values
-    return torchaudio.compliance.kaldi.fbank(x, num_mel_bins=num_mel_bins, sample_frequency=SAMPLE_RATE,
-                                             dither=0.0, energy_floor=0.0).numpy()
+    return torchaudio.compliance.kaldi.fbank(
+        x, num_mel_bins=num_mel_bins, sample_frequency=SAMPLE_RATE, dither=0.0, energy_floor=0.0
+    ).numpy()
 
 
 def mfcc(wav: np.ndarray, num_ceps: int = 13, deltas: bool = True) -> np.ndarray:
     x = torch.from_numpy(wav).unsqueeze(0) * 32768
-    feats = torchaudio.compliance.kaldi.mfcc(x, num_ceps=num_ceps, sample_frequency=SAMPLE_RATE,
-                                             dither=0.0, energy_floor=0.0)
+    feats = torchaudio.compliance.kaldi.mfcc(
+        x, num_ceps=num_ceps, sample_frequency=SAMPLE_RATE, dither=0.0, energy_floor=0.0
+    )
     if deltas:
         d1 = torchaudio.functional.compute_deltas(feats.T.unsqueeze(0))
         d2 = torchaudio.functional.compute_deltas(d1)
@@ -32,7 +33,8 @@ _MEL = {}
 def log_mel(wav: np.ndarray, n_mels: int = 64) -> np.ndarray:
     if n_mels not in _MEL:
         _MEL[n_mels] = torchaudio.transforms.MelSpectrogram(
-            sample_rate=SAMPLE_RATE, n_fft=400, win_length=400, hop_length=160, n_mels=n_mels)
+            sample_rate=SAMPLE_RATE, n_fft=400, win_length=400, hop_length=160, n_mels=n_mels
+        )
     spec = _MEL[n_mels](torch.from_numpy(wav))
     return torch.log(spec + 1e-6).T.numpy()
 

@@ -43,14 +43,16 @@ def read_ct2_model(path) -> tuple[str, dict[str, np.ndarray]]:
     def string():
         nonlocal pos
         n = take("<H")
-        s = data[pos:pos + n - 1].decode("utf-8")
+        s = data[pos : pos + n - 1].decode("utf-8")
         pos += n
         return s
 
     version = take("<I")
     if version not in SUPPORTED_BINARY_VERSIONS:
-        raise SerError(f"{path}: CTranslate2 binary version {version} is not supported "
-                       f"(supported: {SUPPORTED_BINARY_VERSIONS}); is this a CTranslate2 model.bin?")
+        raise SerError(
+            f"{path}: CTranslate2 binary version {version} is not supported "
+            f"(supported: {SUPPORTED_BINARY_VERSIONS}); is this a CTranslate2 model.bin?"
+        )
     spec = string()
     take("<I")  # spec revision
     variables = {}
@@ -59,7 +61,7 @@ def read_ct2_model(path) -> tuple[str, dict[str, np.ndarray]]:
         shape = [take("<I") for _ in range(take("<B"))]
         dtype_id = take("<B")
         nbytes = take("<I")
-        raw = data[pos:pos + nbytes]
+        raw = data[pos : pos + nbytes]
         if len(raw) != nbytes:
             raise SerError(f"{path}: truncated CTranslate2 model in variable {name}")
         pos += nbytes
@@ -85,8 +87,10 @@ def _split_fused(w: np.ndarray, parts: int, name: str) -> list[np.ndarray]:
 
 def _attention(v: dict, src: str, dst: str, fused_qkv: bool) -> dict:
     """Maps one CTranslate2 attention block onto transformers' q/k/v/out projections."""
-    out = {f"{dst}_layer_norm.weight": v[f"{src}/layer_norm/gamma"],
-           f"{dst}_layer_norm.bias": v[f"{src}/layer_norm/beta"]}
+    out = {
+        f"{dst}_layer_norm.weight": v[f"{src}/layer_norm/gamma"],
+        f"{dst}_layer_norm.bias": v[f"{src}/layer_norm/beta"],
+    }
     if fused_qkv:
         q, k, vv = _split_fused(v[f"{src}/linear_0/weight"], 3, src)
         qb, kb, vb = _split_fused(v[f"{src}/linear_0/bias"], 3, src)
@@ -98,18 +102,29 @@ def _attention(v: dict, src: str, dst: str, fused_qkv: bool) -> dict:
         out_linear = "linear_2"
     if np.abs(kb.astype(np.float32)).max() > 0:
         raise SerError(f"{src}: the key projection has a non-zero bias, which Whisper's has not")
-    out.update({f"{dst}.q_proj.weight": q, f"{dst}.q_proj.bias": qb, f"{dst}.k_proj.weight": k,
-                f"{dst}.v_proj.weight": vv, f"{dst}.v_proj.bias": vb,
-                f"{dst}.out_proj.weight": v[f"{src}/{out_linear}/weight"],
-                f"{dst}.out_proj.bias": v[f"{src}/{out_linear}/bias"]})
+    out.update(
+        {
+            f"{dst}.q_proj.weight": q,
+            f"{dst}.q_proj.bias": qb,
+            f"{dst}.k_proj.weight": k,
+            f"{dst}.v_proj.weight": vv,
+            f"{dst}.v_proj.bias": vb,
+            f"{dst}.out_proj.weight": v[f"{src}/{out_linear}/weight"],
+            f"{dst}.out_proj.bias": v[f"{src}/{out_linear}/bias"],
+        }
+    )
     return out
 
 
 def _ffn(v: dict, src: str, dst: str) -> dict:
-    return {f"{dst}.final_layer_norm.weight": v[f"{src}/ffn/layer_norm/gamma"],
-            f"{dst}.final_layer_norm.bias": v[f"{src}/ffn/layer_norm/beta"],
-            f"{dst}.fc1.weight": v[f"{src}/ffn/linear_0/weight"], f"{dst}.fc1.bias": v[f"{src}/ffn/linear_0/bias"],
-            f"{dst}.fc2.weight": v[f"{src}/ffn/linear_1/weight"], f"{dst}.fc2.bias": v[f"{src}/ffn/linear_1/bias"]}
+    return {
+        f"{dst}.final_layer_norm.weight": v[f"{src}/ffn/layer_norm/gamma"],
+        f"{dst}.final_layer_norm.bias": v[f"{src}/ffn/layer_norm/beta"],
+        f"{dst}.fc1.weight": v[f"{src}/ffn/linear_0/weight"],
+        f"{dst}.fc1.bias": v[f"{src}/ffn/linear_0/bias"],
+        f"{dst}.fc2.weight": v[f"{src}/ffn/linear_1/weight"],
+        f"{dst}.fc2.bias": v[f"{src}/ffn/linear_1/bias"],
+    }
 
 
 def _count_layers(v: dict, side: str) -> int:
@@ -144,8 +159,11 @@ def whisper_state_dict(v: dict) -> tuple[dict, dict]:
     sd["model.decoder.layer_norm.bias"] = v["decoder/layer_norm/beta"]
     d_model = int(sd["model.encoder.layer_norm.weight"].shape[0])
     fields = {
-        "d_model": d_model, "encoder_layers": enc_layers, "decoder_layers": dec_layers,
-        "encoder_attention_heads": int(v["encoder/num_heads"]), "decoder_attention_heads": int(v["decoder/num_heads"]),
+        "d_model": d_model,
+        "encoder_layers": enc_layers,
+        "decoder_layers": dec_layers,
+        "encoder_attention_heads": int(v["encoder/num_heads"]),
+        "decoder_attention_heads": int(v["decoder/num_heads"]),
         "encoder_ffn_dim": int(v["encoder/layer_0/ffn/linear_0/weight"].shape[0]),
         "decoder_ffn_dim": int(v["decoder/layer_0/ffn/linear_0/weight"].shape[0]),
         "num_mel_bins": int(v["encoder/conv1/weight"].shape[1]),
@@ -196,8 +214,9 @@ def convert_ct2_whisper(ct2_dir, out_dir, dtype: torch.dtype = torch.float32) ->
     tensors["proj_out.weight"] = tensors["model.decoder.embed_tokens.weight"]
     missing, unexpected = model.load_state_dict(tensors, strict=False, assign=True)
     if unexpected or missing:
-        raise SerError(f"{model_bin}: conversion left weights unmatched (missing {missing[:5]}, "
-                       f"unexpected {unexpected[:5]})")
+        raise SerError(
+            f"{model_bin}: conversion left weights unmatched (missing {missing[:5]}, unexpected {unexpected[:5]})"
+        )
     model.tie_weights()
     tmp = out_dir.with_name(out_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -209,8 +228,14 @@ def convert_ct2_whisper(ct2_dir, out_dir, dtype: torch.dtype = torch.float32) ->
     if out_dir.exists():
         shutil.rmtree(out_dir)
     tmp.rename(out_dir)
-    log.info("converted %s (%d encoder + %d decoder layers, d_model %d) -> %s", model_bin,
-             fields["encoder_layers"], fields["decoder_layers"], fields["d_model"], out_dir)
+    log.info(
+        "converted %s (%d encoder + %d decoder layers, d_model %d) -> %s",
+        model_bin,
+        fields["encoder_layers"],
+        fields["decoder_layers"],
+        fields["d_model"],
+        out_dir,
+    )
     return out_dir
 
 
@@ -230,16 +255,24 @@ def check_against_ctranslate2(ct2_dir, hf_dir, wav=None, tolerance: float = 0.01
         phase = 2 * np.pi * np.cumsum(f0) / 16000
         wav = sum(np.sin(k * phase) / k for k in range(1, 20)) * 0.1
         wav = (wav + 0.01 * np.random.default_rng(0).standard_normal(len(t))).astype(np.float32)
-    feats = WhisperFeatureExtractor.from_pretrained(hf_dir)(wav, sampling_rate=16000, return_tensors="np").input_features
+    feats = WhisperFeatureExtractor.from_pretrained(hf_dir)(
+        wav, sampling_rate=16000, return_tensors="np"
+    ).input_features
     ref_model = ctranslate2.models.Whisper(str(ct2_dir), device="cpu", compute_type="float32")
     ref = np.array(ref_model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(feats)), to_cpu=True))
     encoder = WhisperModel.from_pretrained(hf_dir).get_encoder().eval()
     with torch.no_grad():
         ours = encoder(torch.from_numpy(feats)).last_hidden_state.numpy()
-    result = {"max_abs_diff": float(np.abs(ref - ours).max()), "mean_abs": float(np.abs(ref).mean()),
-              "shape": list(ours.shape)}
+    result = {
+        "max_abs_diff": float(np.abs(ref - ours).max()),
+        "mean_abs": float(np.abs(ref).mean()),
+        "shape": list(ours.shape),
+    }
     if result["max_abs_diff"] > tolerance * result["mean_abs"]:
         raise SerError(f"converted encoder in {hf_dir} differs from CTranslate2's: {result}")
-    log.info("converted encoder matches CTranslate2's: max |diff| %.2e against mean |value| %.3f",
-             result["max_abs_diff"], result["mean_abs"])
+    log.info(
+        "converted encoder matches CTranslate2's: max |diff| %.2e against mean |value| %.3f",
+        result["max_abs_diff"],
+        result["mean_abs"],
+    )
     return result

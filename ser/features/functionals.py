@@ -17,10 +17,12 @@ def functionals_extractor(name: str, sample_rate: int = 16000):
     try:
         import opensmile
     except ImportError as e:
-        raise SerError("functionals need the 'opensmile' package: pip install opensmile "
-                       "(tools/install.sh installs it)") from e
-    smile = opensmile.Smile(feature_set=getattr(opensmile.FeatureSet, SETS[name]),
-                            feature_level=opensmile.FeatureLevel.Functionals)
+        raise SerError(
+            "functionals need the 'opensmile' package: pip install opensmile (tools/install.sh installs it)"
+        ) from e
+    smile = opensmile.Smile(
+        feature_set=getattr(opensmile.FeatureSet, SETS[name]), feature_level=opensmile.FeatureLevel.Functionals
+    )
 
     def extract(wav: np.ndarray) -> np.ndarray:
         row = smile.process_signal(np.asarray(wav, dtype=np.float32), sample_rate).to_numpy(dtype=np.float32)

@@ -22,9 +22,13 @@ def add_job_args(ap: argparse.ArgumentParser) -> None:
 
 
 def add_thread_args(ap: argparse.ArgumentParser) -> None:
-    ap.add_argument("--num-threads", type=int, default=None,
-                    help="torch threads of this job (default: $OMP_NUM_THREADS when set, else the cores this "
-                    "process may run on divided by --nj, at least 1)")
+    ap.add_argument(
+        "--num-threads",
+        type=int,
+        default=None,
+        help="torch threads of this job (default: $OMP_NUM_THREADS when set, else the cores this "
+        "process may run on divided by --nj, at least 1)",
+    )
 
 
 def job_utts(utts, nj: int, job: int):
@@ -32,7 +36,7 @@ def job_utts(utts, nj: int, job: int):
     if not 1 <= job <= nj:
         raise SerError(f"--job {job} is outside 1..{nj}")
     bounds = np.linspace(0, len(utts), nj + 1).astype(int)
-    return utts[bounds[job - 1]:bounds[job]]
+    return utts[bounds[job - 1] : bounds[job]]
 
 
 def merge_jobs(out, nj: int) -> None:

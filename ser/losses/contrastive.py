@@ -62,8 +62,15 @@ def supcon_terms(emb: torch.Tensor, labels: torch.Tensor, temperature: float, fo
 
 
 class SWFCLoss(nn.Module):
-    def __init__(self, num_classes: int, class_counts=None, temperature: float = 0.1, focal_gamma: float = 2.0,
-                 class_power: float = 0.5, focal_source: str = "classifier"):
+    def __init__(
+        self,
+        num_classes: int,
+        class_counts=None,
+        temperature: float = 0.1,
+        focal_gamma: float = 2.0,
+        class_power: float = 0.5,
+        focal_source: str = "classifier",
+    ):
         super().__init__()
         if temperature <= 0:
             raise SerError(f"SWFC temperature must be positive, got {temperature}")

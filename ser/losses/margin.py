@@ -105,8 +105,7 @@ class SoftmaxHead(nn.Module):
         return F.cross_entropy(self.linear(x), target, ignore_index=ignore_index)
 
 
-def make_margin_head(kind: str, in_dim: int, num_classes: int, margin: float = 0.2,
-                     scale: float = 30.0) -> nn.Module:
+def make_margin_head(kind: str, in_dim: int, num_classes: int, margin: float = 0.2, scale: float = 30.0) -> nn.Module:
     """`am` (AM-softmax), `aam` (AAM-softmax) or `ce` (linear layer + cross-entropy)."""
     if kind == "am":
         return AMSoftmax(in_dim, num_classes, margin, scale)

@@ -91,8 +91,10 @@ class DynamicWeightAverage(TaskWeighting):
         keys = [self.loss_key.format(task=t) for t in self.tasks]
         missing = [k for k in keys if k not in train]
         if missing:
-            raise SerError(f"DWA needs the per-task training losses {missing} in the history of epoch "
-                           f"{entry.get('epoch')}; the model must log them")
+            raise SerError(
+                f"DWA needs the per-task training losses {missing} in the history of epoch "
+                f"{entry.get('epoch')}; the model must log them"
+            )
         return [float(train[k]) for k in keys]
 
     def on_epoch_start(self, epoch: int, history: list) -> None:
@@ -157,7 +159,7 @@ class GradNorm(TaskWeighting):
         with torch.enable_grad():
             w = self.weights.detach().clone().requires_grad_(True)
             g = w * grad_norms
-            target = (g.mean() * rel_rate ** self.alpha).detach()
+            target = (g.mean() * rel_rate**self.alpha).detach()
             (grad,) = torch.autograd.grad((g - target).abs().sum(), w)
         self.last_weighted_norms.copy_(g.detach())
         self.weights.grad = grad
@@ -184,8 +186,9 @@ class GradNorm(TaskWeighting):
 SCHEMES = {"fixed": FixedWeighting, "dwa": DynamicWeightAverage, "gradnorm": GradNorm}
 
 
-def make_weighting(scheme: str, tasks, lam: float = 0.5, temperature: float = 2.0, alpha: float = 1.5,
-                   lr: float = 0.01) -> TaskWeighting:
+def make_weighting(
+    scheme: str, tasks, lam: float = 0.5, temperature: float = 2.0, alpha: float = 1.5, lr: float = 0.01
+) -> TaskWeighting:
     """The config's `weighting` name and its options -> a TaskWeighting over `tasks`."""
     if scheme == "fixed":
         return FixedWeighting(tasks, lam=lam)

@@ -8,8 +8,15 @@ from ser.nn.pooling import make_pooling
 
 
 class SuperbBaseline(nn.Module):
-    def __init__(self, info: dict, feat: str = "ssl", proj_dim: int = 256, pooling: str = "mean",
-                 dropout: float = 0.0, layer_norm: bool = False):
+    def __init__(
+        self,
+        info: dict,
+        feat: str = "ssl",
+        proj_dim: int = 256,
+        pooling: str = "mean",
+        dropout: float = 0.0,
+        layer_norm: bool = False,
+    ):
         super().__init__()
         layout = info["feats"][feat]
         self.feat = feat

@@ -30,24 +30,37 @@ TASKS = ("emo", "vad")
 class SelfAttentionBranch(nn.Module):
     """One modality: weighted layer sum, projection, pre-norm Transformer layers -> (B, T, D), mask."""
 
-    def __init__(self, layout: dict, dim: int, heads: int, ffn_dim: int, num_layers: int, dropout: float,
-                 layer_norm_input: bool, name: str):
+    def __init__(
+        self,
+        layout: dict,
+        dim: int,
+        heads: int,
+        ffn_dim: int,
+        num_layers: int,
+        dropout: float,
+        layer_norm_input: bool,
+        name: str,
+    ):
         super().__init__()
         self.name = name
         self.num_in_layers, self.in_dim = int(layout["num_layers"]), int(layout["dim"])
         self.layer_sum = WeightedLayerSum(self.num_in_layers, layer_norm=layer_norm_input)
         self.proj = nn.Linear(self.in_dim, dim)
         self.layers = nn.ModuleList(
-            nn.TransformerEncoderLayer(dim, heads, ffn_dim, dropout, activation="gelu", batch_first=True,
-                                       norm_first=True)
-            for _ in range(num_layers))
+            nn.TransformerEncoderLayer(
+                dim, heads, ffn_dim, dropout, activation="gelu", batch_first=True, norm_first=True
+            )
+            for _ in range(num_layers)
+        )
         self.norm = nn.LayerNorm(dim)
 
     def forward(self, x: torch.Tensor, lens: torch.Tensor):
         b, t, d = x.shape
         if d != self.num_in_layers * self.in_dim:
-            raise SerError(f"feature '{self.name}' has {d} values per row, but its store's meta.json says "
-                           f"{self.num_in_layers} layers x {self.in_dim}: was it dumped with other settings?")
+            raise SerError(
+                f"feature '{self.name}' has {d} values per row, but its store's meta.json says "
+                f"{self.num_in_layers} layers x {self.in_dim}: was it dumped with other settings?"
+            )
         if t == 0:  # every sequence of the batch is empty (e.g. all transcripts empty)
             x, t = x.new_zeros(b, 1, d), 1
         h = self.proj(self.layer_sum(x.view(b, t, self.num_in_layers, self.in_dim)))
@@ -62,24 +75,44 @@ class SelfAttentionBranch(nn.Module):
 
 
 class BridgeTokens(nn.Module):
-    def __init__(self, info: dict, modalities=MODALITIES, tasks=TASKS, audio_feat: str = "ssl",
-                 text_feat: str = "text_emb", dim: int = 256, heads: int = 4, ffn_dim: int | None = None,
-                 dropout: float = 0.1, audio_layers: int = 2, text_layers: int = 2,
-                 layer_norm_input: bool = False, num_tokens: int = 8, bridge_layers: int = 2,
-                 token_self_attention: bool = True, token_pooling: str = "mean", modality_mask_prob: float = 0.0,
-                 reg_weight: float = 1.0, regression_loss: str = "ccc"):
+    def __init__(
+        self,
+        info: dict,
+        modalities=MODALITIES,
+        tasks=TASKS,
+        audio_feat: str = "ssl",
+        text_feat: str = "text_emb",
+        dim: int = 256,
+        heads: int = 4,
+        ffn_dim: int | None = None,
+        dropout: float = 0.1,
+        audio_layers: int = 2,
+        text_layers: int = 2,
+        layer_norm_input: bool = False,
+        num_tokens: int = 8,
+        bridge_layers: int = 2,
+        token_self_attention: bool = True,
+        token_pooling: str = "mean",
+        modality_mask_prob: float = 0.0,
+        reg_weight: float = 1.0,
+        regression_loss: str = "ccc",
+    ):
         super().__init__()
         self.modalities = list(modalities)
         self.tasks = list(tasks)
         bad = [m for m in self.modalities if m not in MODALITIES] + [t for t in self.tasks if t not in TASKS]
         if bad or not self.modalities or not self.tasks:
-            raise SerError(f"bridge_tokens: modalities must be a non-empty subset of {list(MODALITIES)} and tasks "
-                           f"of {list(TASKS)}; got modalities={self.modalities}, tasks={self.tasks}")
+            raise SerError(
+                f"bridge_tokens: modalities must be a non-empty subset of {list(MODALITIES)} and tasks "
+                f"of {list(TASKS)}; got modalities={self.modalities}, tasks={self.tasks}"
+            )
         if token_pooling not in ("mean", "concat"):
             raise SerError(f"bridge_tokens: token_pooling must be mean or concat, got '{token_pooling}'")
         if "text" in (audio_feat, text_feat):
-            raise SerError("bridge_tokens: a feature store cannot be called 'text': batches already carry the "
-                           "transcript strings under that name (use e.g. text_emb)")
+            raise SerError(
+                "bridge_tokens: a feature store cannot be called 'text': batches already carry the "
+                "transcript strings under that name (use e.g. text_emb)"
+            )
         self.feat_names = {"audio": audio_feat, "text": text_feat}
         ffn_dim = ffn_dim or 4 * dim
         depth = {"audio": audio_layers, "text": text_layers}
@@ -87,15 +120,18 @@ class BridgeTokens(nn.Module):
         for m in self.modalities:
             feat = self.feat_names[m]
             if feat not in info["feats"]:
-                raise SerError(f"bridge_tokens: the {m} branch reads feature '{feat}', which is not among the "
-                               f"data.feats of the config ({sorted(info['feats'])})")
+                raise SerError(
+                    f"bridge_tokens: the {m} branch reads feature '{feat}', which is not among the "
+                    f"data.feats of the config ({sorted(info['feats'])})"
+                )
             layout = info["feats"][feat]
             if "num_layers" not in layout or "dim" not in layout:
                 raise SerError(f"bridge_tokens: feature '{feat}' has no num_layers/dim in its meta.json")
             branches[m] = SelfAttentionBranch(layout, dim, heads, ffn_dim, depth[m], dropout, layer_norm_input, feat)
         self.branches = nn.ModuleDict(branches)
-        self.bridge = BridgeFusion(dim, self.modalities, num_tokens, bridge_layers, heads, ffn_dim, dropout,
-                                   token_self_attention)
+        self.bridge = BridgeFusion(
+            dim, self.modalities, num_tokens, bridge_layers, heads, ffn_dim, dropout, token_self_attention
+        )
         self.masking = ModalityMasking(self.modalities, modality_mask_prob)
         self.token_pooling = token_pooling
         pooled = dim * (num_tokens if token_pooling == "concat" else 1)
@@ -158,5 +194,6 @@ class BridgeTokens(nn.Module):
         return out
 
     def epoch_logs(self):
-        return {f"{m}_layer_weights": [round(w, 3) for w in b.layer_sum.layer_weights()]
-                for m, b in self.branches.items()}
+        return {
+            f"{m}_layer_weights": [round(w, 3) for w in b.layer_sum.layer_weights()] for m, b in self.branches.items()
+        }

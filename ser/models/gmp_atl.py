@@ -52,8 +52,10 @@ def make_upstream(name: str, path, trainable: bool, freeze_cnn: bool, trainable_
     """The phase's upstream; utterances never depend on their batch (`exact_batches`), so training,
     inference and the per-utterance layer dump see the same features."""
     if trainable_layers is not None and not freeze_cnn:
-        raise SerError(f"trainable_layers {trainable_layers} freezes everything below the top layers, the conv "
-                       "front end included: it contradicts freeze_cnn: false")
+        raise SerError(
+            f"trainable_layers {trainable_layers} freezes everything below the top layers, the conv "
+            "front end included: it contradicts freeze_cnn: false"
+        )
     up = Upstream(name, path, trainable=trainable, trainable_layers=trainable_layers, exact_batches=True)
     if trainable:
         prepare_for_finetuning(up, freeze_cnn=freeze_cnn)
@@ -75,11 +77,15 @@ def frozen_cache(info: dict, up: Upstream, name: str, input_layer) -> str | None
     if wrong:
         raise SerError(f"{where} is not this upstream's frozen-layer cache: {'; '.join(wrong)}")
     if meta.get("fingerprint") != up.frozen_fingerprint():
-        raise SerError(f"{where}: the frozen layers' weights differ from those the cache was made from (another "
-                       "checkpoint, or an earlier phase that trained them): dump it again from these weights")
+        raise SerError(
+            f"{where}: the frozen layers' weights differ from those the cache was made from (another "
+            "checkpoint, or an earlier phase that trained them): dump it again from these weights"
+        )
     if input_layer == "all" or (isinstance(input_layer, int) and select_layer(input_layer, up.num_layers) < k):
-        raise SerError(f"input_layer {input_layer!r} reads below the cached layer {k}: with {name} only layers "
-                       f"{k}..{up.num_layers - 1} exist; use one of those or read the audio (no {name} in data.feats)")
+        raise SerError(
+            f"input_layer {input_layer!r} reads below the cached layer {k}: with {name} only layers "
+            f"{k}..{up.num_layers - 1} exist; use one of those or read the audio (no {name} in data.feats)"
+        )
     return name
 
 
@@ -104,16 +110,21 @@ def load_parts(model: nn.Module, ckpt_path, parts) -> None:
     wanted = {k: v for k, v in own.items() if k.split(".", 1)[0] in parts}
     for part in parts:
         if not any(k.split(".", 1)[0] == part for k in own):
-            raise SerError(f"init_parts: this model has no part '{part}' "
-                           f"(parts: {sorted({k.split('.', 1)[0] for k in own})})")
+            raise SerError(
+                f"init_parts: this model has no part '{part}' (parts: {sorted({k.split('.', 1)[0] for k in own})})"
+            )
     missing = [k for k in wanted if k not in state and not k.endswith(OPTIONAL_KEYS)]
     if missing:
-        raise SerError(f"{path} lacks {len(missing)} weights of {list(parts)} (e.g. {missing[:3]}): was it "
-                       "trained with the same upstream and sizes?")
+        raise SerError(
+            f"{path} lacks {len(missing)} weights of {list(parts)} (e.g. {missing[:3]}): was it "
+            "trained with the same upstream and sizes?"
+        )
     shapes = [k for k in wanted if k in state and state[k].shape != own[k].shape]
     if shapes:
-        raise SerError(f"{path}: weights of other shapes than this model's, e.g. {shapes[0]} "
-                       f"{tuple(state[shapes[0]].shape)} vs {tuple(own[shapes[0]].shape)}")
+        raise SerError(
+            f"{path}: weights of other shapes than this model's, e.g. {shapes[0]} "
+            f"{tuple(state[shapes[0]].shape)} vs {tuple(own[shapes[0]].shape)}"
+        )
     model.load_state_dict({k: state[k] for k in wanted if k in state}, strict=False)
     log.info("initialised %s from %s", "+".join(parts), path)
 
@@ -122,8 +133,18 @@ class PooledEncoder(nn.Module):
     """Upstream hidden states -> one layer (or a learned mix) -> optional BiLSTM -> mean pooling
     over real frames -> LinearP: (B, proj_dim) per utterance."""
 
-    def __init__(self, num_layers: int, dim: int, input_layer, bilstm: bool, lstm_hidden: int, lstm_layers: int,
-                 proj_hidden: int, proj_dim: int, dropout: float):
+    def __init__(
+        self,
+        num_layers: int,
+        dim: int,
+        input_layer,
+        bilstm: bool,
+        lstm_hidden: int,
+        lstm_layers: int,
+        proj_hidden: int,
+        proj_dim: int,
+        dropout: float,
+    ):
         super().__init__()
         if input_layer == "all":
             self.layer_sum = WeightedLayerSum(num_layers)
@@ -144,19 +165,41 @@ class PooledEncoder(nn.Module):
 
 
 class GmpPhase1(nn.Module):
-    def __init__(self, info: dict, upstream: str = "hubert", upstream_path: str | None = None,
-                 finetune_upstream: bool = True, freeze_cnn: bool = True, input_layer=-1,
-                 lstm_hidden: int = 256, lstm_layers: int = 1, proj_hidden: int = 256, proj_dim: int = 256,
-                 dropout: float = 0.1, alpha: float = 0.9, num_genders: int = 2,
-                 trainable_layers: int | None = None, frozen_feat: str = "frozen"):
+    def __init__(
+        self,
+        info: dict,
+        upstream: str = "hubert",
+        upstream_path: str | None = None,
+        finetune_upstream: bool = True,
+        freeze_cnn: bool = True,
+        input_layer=-1,
+        lstm_hidden: int = 256,
+        lstm_layers: int = 1,
+        proj_hidden: int = 256,
+        proj_dim: int = 256,
+        dropout: float = 0.1,
+        alpha: float = 0.9,
+        num_genders: int = 2,
+        trainable_layers: int | None = None,
+        frozen_feat: str = "frozen",
+    ):
         super().__init__()
         if not 0.0 <= alpha <= 1.0:
             raise SerError(f"alpha must be in [0, 1], got {alpha}")
         self.alpha = alpha
         self.upstream = make_upstream(upstream, upstream_path, finetune_upstream, freeze_cnn, trainable_layers)
         self.cache = frozen_cache(info, self.upstream, frozen_feat, input_layer)
-        self.encoder = PooledEncoder(self.upstream.num_layers, self.upstream.hidden_size, input_layer, True,
-                                     lstm_hidden, lstm_layers, proj_hidden, proj_dim, dropout)
+        self.encoder = PooledEncoder(
+            self.upstream.num_layers,
+            self.upstream.hidden_size,
+            input_layer,
+            True,
+            lstm_hidden,
+            lstm_layers,
+            proj_hidden,
+            proj_dim,
+            dropout,
+        )
         self.emo_head = nn.Linear(proj_dim, info["num_classes"])
         self.gender_head = nn.Linear(proj_dim, num_genders)
 
@@ -180,18 +223,33 @@ class GmpPhase1(nn.Module):
 
 
 class GmpPhase2(nn.Module):
-    def __init__(self, info: dict, upstream: str = "hubert", upstream_path: str | None = None,
-                 init_from: str | None = None, init_parts=("upstream",), scales=(64, 512, 4096),
-                 label_prefix: str = "km", pred_layer: int = -1, proj_hidden: int = 256,
-                 mask_prob: float = 0.08, mask_length: int = 10, min_masks: int = 2,
-                 unmasked_weight: float = 0.0, freeze_cnn: bool = True, valid_mask_seed: int = 0,
-                 trainable_layers: int | None = None):
+    def __init__(
+        self,
+        info: dict,
+        upstream: str = "hubert",
+        upstream_path: str | None = None,
+        init_from: str | None = None,
+        init_parts=("upstream",),
+        scales=(64, 512, 4096),
+        label_prefix: str = "km",
+        pred_layer: int = -1,
+        proj_hidden: int = 256,
+        mask_prob: float = 0.08,
+        mask_length: int = 10,
+        min_masks: int = 2,
+        unmasked_weight: float = 0.0,
+        freeze_cnn: bool = True,
+        valid_mask_seed: int = 0,
+        trainable_layers: int | None = None,
+    ):
         super().__init__()
         self.targets = {int(k): f"{label_prefix}{int(k)}" for k in scales}
         missing = [n for n in self.targets.values() if n not in info.get("feats", {})]
         if missing:
-            raise SerError(f"gmp_atl_phase2 needs the pseudo-label stores {missing} in data.feats "
-                           "(e.g. --feat km64=.../labels_k64.scp)")
+            raise SerError(
+                f"gmp_atl_phase2 needs the pseudo-label stores {missing} in data.feats "
+                "(e.g. --feat km64=.../labels_k64.scp)"
+            )
         for k, name in self.targets.items():
             stored_k = info["feats"][name].get("k")  # ser.bin.kmeans records its codebook size
             if stored_k is not None and int(stored_k) != k:
@@ -217,13 +275,15 @@ class GmpPhase2(nn.Module):
         t = mask.shape[1]
         x = hs[self.pred_layer][:, :t]
         usable = conv_lens
-        for k, name in self.targets.items():
+        for name in self.targets.values():
             lab_lens = batch[f"{name}_lens"].to(conv_lens.device)
             short = (lab_lens < conv_lens).nonzero().flatten().tolist()
             if short:
                 i = short[0]
-                raise SerError(f"pseudo-labels '{name}' of {batch['utt'][i]} have {int(lab_lens[i])} frames but "
-                               f"the upstream gives {int(conv_lens[i])}: were they made from another upstream?")
+                raise SerError(
+                    f"pseudo-labels '{name}' of {batch['utt'][i]} have {int(lab_lens[i])} frames but "
+                    f"the upstream gives {int(conv_lens[i])}: were they made from another upstream?"
+                )
             usable = torch.minimum(usable, lab_lens)
         real = lengths_to_mask(usable, t)
         sel_masked, sel_unmasked = real & mask, real & ~mask
@@ -254,16 +314,41 @@ class GmpPhase2(nn.Module):
 
 
 class GmpPhase3(nn.Module):
-    def __init__(self, info: dict, upstream: str = "hubert", upstream_path: str | None = None,
-                 init_from: str | None = None, init_parts=("upstream",), finetune_upstream: bool = True,
-                 freeze_cnn: bool = True, input_layer=-1, bilstm: bool = True, lstm_hidden: int = 256,
-                 lstm_layers: int = 1, proj_hidden: int = 256, proj_dim: int = 256, dropout: float = 0.1,
-                 loss: str = "am", margin: float = 0.2, scale: float = 30.0,
-                 trainable_layers: int | None = None, frozen_feat: str = "frozen"):
+    def __init__(
+        self,
+        info: dict,
+        upstream: str = "hubert",
+        upstream_path: str | None = None,
+        init_from: str | None = None,
+        init_parts=("upstream",),
+        finetune_upstream: bool = True,
+        freeze_cnn: bool = True,
+        input_layer=-1,
+        bilstm: bool = True,
+        lstm_hidden: int = 256,
+        lstm_layers: int = 1,
+        proj_hidden: int = 256,
+        proj_dim: int = 256,
+        dropout: float = 0.1,
+        loss: str = "am",
+        margin: float = 0.2,
+        scale: float = 30.0,
+        trainable_layers: int | None = None,
+        frozen_feat: str = "frozen",
+    ):
         super().__init__()
         self.upstream = make_upstream(upstream, upstream_path, finetune_upstream, freeze_cnn, trainable_layers)
-        self.encoder = PooledEncoder(self.upstream.num_layers, self.upstream.hidden_size, input_layer, bilstm,
-                                     lstm_hidden, lstm_layers, proj_hidden, proj_dim, dropout)
+        self.encoder = PooledEncoder(
+            self.upstream.num_layers,
+            self.upstream.hidden_size,
+            input_layer,
+            bilstm,
+            lstm_hidden,
+            lstm_layers,
+            proj_hidden,
+            proj_dim,
+            dropout,
+        )
         try:
             self.head = make_margin_head(loss, proj_dim, info["num_classes"], margin, scale)
         except ValueError as e:

@@ -1,19 +1,19 @@
 """Joint discrete + dimensional SER: parallel encoders, self- and co-attention, two heads.
 
-  encoders   one per input, each switchable: a feature store in data.feats (MFCC, STF, log mel:
-             "feat"; an s3prl upstream dump: "ssl", weighted layer sum of its frozen layers) or
-             the raw waveform (`wav`, a learnable strided-conv front end; needs data.use_wav)
-  per encoder  input normalisation -> linear projection to `dim` -> strided conv subsampling
-             (`subsample`, per kind or per name) -> sinusoidal positions on a common 10 ms time
-             axis -> `self_attn_layers` transformer layers with padding masks
-  co-attention `coattn_layers` rounds in which each encoder's sequence attends to the frames of
-             all the others (different lengths and frame rates, each with its own padding mask)
-  fusion     attentive pooling per encoder, concatenation, Linear + GELU: the last shared layer
-  heads      `tasks`: cls (emotion classes, cross-entropy) and/or reg (valence, arousal,
-             dominance; 1 - mean CCC or MSE); tanh keeps V/A/D in the [-1, 1] the data scales to
-  loss       one task: its loss; both: w_cls L_cls + w_reg L_reg with w = (lambda, 1 - lambda)
-             from ser.losses.weighting: fixed, dwa (Dynamic Weighting) or gradnorm (Joint
-             Weighting, on the fusion layer's weights). Per-task losses and weights are logged.
+encoders   one per input, each switchable: a feature store in data.feats (MFCC, STF, log mel:
+           "feat"; an s3prl upstream dump: "ssl", weighted layer sum of its frozen layers) or
+           the raw waveform (`wav`, a learnable strided-conv front end; needs data.use_wav)
+per encoder  input normalisation -> linear projection to `dim` -> strided conv subsampling
+           (`subsample`, per kind or per name) -> sinusoidal positions on a common 10 ms time
+           axis -> `self_attn_layers` transformer layers with padding masks
+co-attention `coattn_layers` rounds in which each encoder's sequence attends to the frames of
+           all the others (different lengths and frame rates, each with its own padding mask)
+fusion     attentive pooling per encoder, concatenation, Linear + GELU: the last shared layer
+heads      `tasks`: cls (emotion classes, cross-entropy) and/or reg (valence, arousal,
+           dominance; 1 - mean CCC or MSE); tanh keeps V/A/D in the [-1, 1] the data scales to
+loss       one task: its loss; both: w_cls L_cls + w_reg L_reg with w = (lambda, 1 - lambda)
+           from ser.losses.weighting: fixed, dwa (Dynamic Weighting) or gradnorm (Joint
+           Weighting, on the fusion layer's weights). Per-task losses and weights are logged.
 """
 
 import torch
@@ -61,14 +61,25 @@ class RunningCMVN(nn.Module):
             return x
         mean = self.sum / self.count
         std = torch.sqrt((self.sumsq / self.count - mean * mean).clamp_min(1e-10))
-        return ((x - mean.to(x.dtype)) / std.to(x.dtype))
+        return (x - mean.to(x.dtype)) / std.to(x.dtype)
 
 
 class Encoder(nn.Module):
     """One input stream -> (B, T', dim) self-attended frames and their lengths."""
 
-    def __init__(self, name: str, kind: str, meta: dict, dim: int, subsample: int, heads: int, layers: int,
-                 dropout: float, frontend_channels: int, ssl_layer_norm: bool):
+    def __init__(
+        self,
+        name: str,
+        kind: str,
+        meta: dict,
+        dim: int,
+        subsample: int,
+        heads: int,
+        layers: int,
+        dropout: float,
+        frontend_channels: int,
+        ssl_layer_norm: bool,
+    ):
         super().__init__()
         self.name, self.kind = name, kind
         if kind == "wav":
@@ -87,8 +98,9 @@ class Encoder(nn.Module):
         self.stride = int(subsample)
         if self.stride < 1:
             raise SerError(f"encoder '{name}': subsample must be >= 1, got {subsample}")
-        self.subsample = (nn.Sequential(nn.Conv1d(dim, dim, self.stride, stride=self.stride), nn.GELU())
-                          if self.stride > 1 else None)
+        self.subsample = (
+            nn.Sequential(nn.Conv1d(dim, dim, self.stride, stride=self.stride), nn.GELU()) if self.stride > 1 else None
+        )
         self.frame_shift = shift * self.stride / BASE_SHIFT  # in 10 ms steps, shared by all encoders
         self.dropout = nn.Dropout(dropout)
         self.attn = SelfAttentionEncoder(dim, heads, layers, dropout=dropout)
@@ -103,13 +115,17 @@ class Encoder(nn.Module):
             if self.kind == "ssl":
                 b, t, d = x.shape
                 if d != self.num_layers * self.in_dim:
-                    raise SerError(f"feature store '{self.name}' rows have {d} values; the model was built "
-                                   f"for {self.num_layers} layers x {self.in_dim}")
+                    raise SerError(
+                        f"feature store '{self.name}' rows have {d} values; the model was built "
+                        f"for {self.num_layers} layers x {self.in_dim}"
+                    )
                 x = self.layer_sum(x.view(b, t, self.num_layers, self.in_dim))
             else:
                 if x.shape[-1] != self.in_dim:
-                    raise SerError(f"feature store '{self.name}' rows have {x.shape[-1]} values; the model was "
-                                   f"built for {self.in_dim}")
+                    raise SerError(
+                        f"feature store '{self.name}' rows have {x.shape[-1]} values; the model was "
+                        f"built for {self.in_dim}"
+                    )
                 x = self.cmvn(x, lens)
             x = self.proj(x)
         x = zero_padding(x, lens)
@@ -124,13 +140,30 @@ class Encoder(nn.Module):
 
 
 class JointMTL(nn.Module):
-    def __init__(self, info: dict, encoders=("mfcc", "stf", "mel"), tasks=("cls", "reg"), dim: int = 128,
-                 heads: int = 4, self_attn_layers: int = 1, coattn: bool = True, coattn_layers: int = 1,
-                 subsample: dict | None = None, frontend_channels: int = 64, ssl_layer_norm: bool = True,
-                 pooling: str = "attentive", dropout: float = 0.1, reg_loss: str = "ccc",
-                 reg_activation: str = "tanh", class_weights: bool = False, weighting: str = "fixed",
-                 lam: float = 0.5, dwa_temperature: float = 2.0, gradnorm_alpha: float = 1.5,
-                 gradnorm_lr: float = 0.01):
+    def __init__(
+        self,
+        info: dict,
+        encoders=("mfcc", "stf", "mel"),
+        tasks=("cls", "reg"),
+        dim: int = 128,
+        heads: int = 4,
+        self_attn_layers: int = 1,
+        coattn: bool = True,
+        coattn_layers: int = 1,
+        subsample: dict | None = None,
+        frontend_channels: int = 64,
+        ssl_layer_norm: bool = True,
+        pooling: str = "attentive",
+        dropout: float = 0.1,
+        reg_loss: str = "ccc",
+        reg_activation: str = "tanh",
+        class_weights: bool = False,
+        weighting: str = "fixed",
+        lam: float = 0.5,
+        dwa_temperature: float = 2.0,
+        gradnorm_alpha: float = 1.5,
+        gradnorm_lr: float = 0.01,
+    ):
         super().__init__()
         self.tasks = list(tasks)
         if not self.tasks or any(t not in TASKS for t in self.tasks) or len(set(self.tasks)) != len(self.tasks):
@@ -143,8 +176,9 @@ class JointMTL(nn.Module):
         strides = dict(DEFAULT_SUBSAMPLE)
         unknown = sorted(set(subsample or {}) - set(KINDS) - set(names))
         if unknown:
-            raise SerError(f"model.subsample has keys {unknown}: use encoder kinds {list(KINDS)} "
-                           f"or encoder names {names}")
+            raise SerError(
+                f"model.subsample has keys {unknown}: use encoder kinds {list(KINDS)} or encoder names {names}"
+            )
         strides.update(subsample or {})
         feats = info.get("feats", {})
         unused = sorted(set(feats) - set(names))
@@ -157,32 +191,59 @@ class JointMTL(nn.Module):
             elif name in feats:
                 meta = feats[name] or {}
                 if "dim" not in meta:
-                    raise SerError(f"feature store '{name}' has no layout (feats.meta.json with 'dim'): "
-                                   "re-run the stage that dumps it")
+                    raise SerError(
+                        f"feature store '{name}' has no layout (feats.meta.json with 'dim'): "
+                        "re-run the stage that dumps it"
+                    )
                 kind = "ssl" if meta.get("kind") == "upstream" else "feat"
             else:
-                raise SerError(f"model.encoders names '{name}', which is neither 'wav' nor a feature store in "
-                               f"data.feats {sorted(feats)}: add it to data.feats and pass --feat {name}=<scp>")
-            self.encoders.append(Encoder(name, kind, meta, dim, strides.get(name, strides[kind]), heads,
-                                         self_attn_layers, dropout, frontend_channels, ssl_layer_norm))
+                raise SerError(
+                    f"model.encoders names '{name}', which is neither 'wav' nor a feature store in "
+                    f"data.feats {sorted(feats)}: add it to data.feats and pass --feat {name}=<scp>"
+                )
+            self.encoders.append(
+                Encoder(
+                    name,
+                    kind,
+                    meta,
+                    dim,
+                    strides.get(name, strides[kind]),
+                    heads,
+                    self_attn_layers,
+                    dropout,
+                    frontend_channels,
+                    ssl_layer_norm,
+                )
+            )
         self.coattn = CoAttention(len(names), dim, heads, coattn_layers, dropout=dropout) if coattn else None
         self.pools = nn.ModuleList(make_pooling(pooling, dim) for _ in names)
         self.fusion = nn.Sequential(nn.Linear(len(names) * dim, dim), nn.GELU(), nn.Dropout(dropout))
         self.heads = nn.ModuleDict()
         if "cls" in self.tasks:
-            self.heads["cls"] = nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.Dropout(dropout),
-                                              nn.Linear(dim, info["num_classes"]))
+            self.heads["cls"] = nn.Sequential(
+                nn.Linear(dim, dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(dim, info["num_classes"])
+            )
             counts = torch.tensor(info.get("class_counts") or [1] * info["num_classes"], dtype=torch.float32)
             cw = counts.sum() / (len(counts) * counts.clamp_min(1.0)) if class_weights else torch.ones(len(counts))
             self.register_buffer("class_weight", cw)
         if "reg" in self.tasks:
             if reg_activation not in ("tanh", "none"):
                 raise SerError(f"model.reg_activation must be tanh or none, got '{reg_activation}'")
-            self.heads["reg"] = nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(dim, 3),
-                                              nn.Tanh() if reg_activation == "tanh" else nn.Identity())
+            self.heads["reg"] = nn.Sequential(
+                nn.Linear(dim, dim),
+                nn.GELU(),
+                nn.Dropout(dropout),
+                nn.Linear(dim, 3),
+                nn.Tanh() if reg_activation == "tanh" else nn.Identity(),
+            )
             self.reg_loss = make_regression_loss(reg_loss)
-        self.weighting = make_weighting(weighting, self.tasks, lam=lam, temperature=dwa_temperature,
-                                        alpha=gradnorm_alpha, lr=gradnorm_lr) if len(self.tasks) > 1 else None
+        self.weighting = (
+            make_weighting(
+                weighting, self.tasks, lam=lam, temperature=dwa_temperature, alpha=gradnorm_alpha, lr=gradnorm_lr
+            )
+            if len(self.tasks) > 1
+            else None
+        )
         self.weighting_name = weighting
 
     # ---- computation ---------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from ser.losses.margin import make_margin_head
 from ser.nn.ctc_head import CTCHead
 from ser.nn.gated_fusion import GatedCoAttentionFusion
 from ser.nn.layer_sum import WeightedLayerSum
-from ser.nn.pooling import lengths_to_mask, make_pooling, masked_mean
+from ser.nn.pooling import lengths_to_mask, make_pooling, masked_mean, masked_mean_std
 from ser.text.vocab import CharVocab, normalize_text, read_texts
 from ser.utils import SerError, get_logger
 
@@ -47,9 +47,11 @@ class TaskBranch(nn.Module):
         self.layer_sum = WeightedLayerSum(num_layers)
         self.proj = nn.Linear(in_dim, dim)
         self.layers = nn.ModuleList(
-            nn.TransformerEncoderLayer(dim, heads, 4 * dim, dropout, activation="gelu", batch_first=True,
-                                       norm_first=True)
-            for _ in range(layers))
+            nn.TransformerEncoderLayer(
+                dim, heads, 4 * dim, dropout, activation="gelu", batch_first=True, norm_first=True
+            )
+            for _ in range(layers)
+        )
 
     def forward(self, hidden: list, lens: torch.Tensor) -> torch.Tensor:
         x = self.proj(self.layer_sum(hidden))
@@ -57,14 +59,6 @@ class TaskBranch(nn.Module):
         for layer in self.layers:
             x = layer(x, src_key_padding_mask=pad)
         return x
-
-
-def masked_mean_std(x: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
-    """(B, T, D) -> (B, 2D): mean and standard deviation over the real frames (x-vector statistics)."""
-    mean = masked_mean(x, lens)
-    mask = lengths_to_mask(lens, x.shape[1]).unsqueeze(-1).to(x.dtype)
-    var = (((x - mean.unsqueeze(1)) ** 2) * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-    return torch.cat([mean, var.clamp(min=1e-6).sqrt()], dim=-1)
 
 
 class MTLCoAttn(nn.Module):
@@ -76,34 +70,57 @@ class MTLCoAttn(nn.Module):
             return conf
         text = train_dir / "text"
         if not text.is_file():
-            raise SerError(f"{text} not found: the asr (CTC) task needs the training transcripts; "
-                           "drop 'asr' from model.aux_tasks to train without them")
+            raise SerError(
+                f"{text} not found: the asr (CTC) task needs the training transcripts; "
+                "drop 'asr' from model.aux_tasks to train without them"
+            )
         vocab = CharVocab.build(read_texts(text))
         vocab.save(exp_dir / "tokens.txt")
         log.info("CTC vocabulary: blank + %d characters from %s -> %s", len(vocab) - 1, text, exp_dir / "tokens.txt")
         return {**conf, "vocab": str(exp_dir / "tokens.txt")}
 
-    def __init__(self, info: dict, upstream: str = "wavlm_large", upstream_path: str | None = None,
-                 upstream_trainable: bool = True, freeze_cnn: bool = True,
-                 dim: int = 256, branch_layers: int = 1, heads: int = 4, dropout: float = 0.1,
-                 pooling: str = "attentive",
-                 aux_tasks=AUX_TASKS, gender_weight: float = 0.1, speaker_weight: float = 0.1,
-                 asr_weight: float = 0.1,
-                 coattn: bool = True, coattn_reverse: bool = True,
-                 spk_embed_dim: int = 192, spk_loss: str = "aam", spk_margin: float = 0.2, spk_scale: float = 30.0,
-                 unknown_speaker_prefix: str = "unk_",
-                 vocab: str | None = None,
-                 swfc: bool = True, swfc_weight: float = 0.5, swfc_temperature: float = 0.1,
-                 swfc_focal_gamma: float = 2.0, swfc_class_power: float = 0.5,
-                 swfc_focal_source: str = "classifier", swfc_proj_dim: int = 128):
+    def __init__(
+        self,
+        info: dict,
+        upstream: str = "wavlm_large",
+        upstream_path: str | None = None,
+        upstream_trainable: bool = True,
+        freeze_cnn: bool = True,
+        dim: int = 256,
+        branch_layers: int = 1,
+        heads: int = 4,
+        dropout: float = 0.1,
+        pooling: str = "attentive",
+        aux_tasks=AUX_TASKS,
+        gender_weight: float = 0.1,
+        speaker_weight: float = 0.1,
+        asr_weight: float = 0.1,
+        coattn: bool = True,
+        coattn_reverse: bool = True,
+        spk_embed_dim: int = 192,
+        spk_loss: str = "aam",
+        spk_margin: float = 0.2,
+        spk_scale: float = 30.0,
+        unknown_speaker_prefix: str = "unk_",
+        vocab: str | None = None,
+        swfc: bool = True,
+        swfc_weight: float = 0.5,
+        swfc_temperature: float = 0.1,
+        swfc_focal_gamma: float = 2.0,
+        swfc_class_power: float = 0.5,
+        swfc_focal_source: str = "classifier",
+        swfc_proj_dim: int = 128,
+    ):
         super().__init__()
         self.aux_tasks = list(aux_tasks or [])
         bad = [t for t in self.aux_tasks if t not in AUX_TASKS]
         if bad or len(set(self.aux_tasks)) != len(self.aux_tasks):
             raise SerError(f"mtl_coattn: aux_tasks must be distinct names from {list(AUX_TASKS)}, got {self.aux_tasks}")
         if pooling not in POOLINGS or spk_loss not in SPEAKER_LOSSES:
-            raise SerError(f"mtl_coattn: pooling must be one of {POOLINGS} and spk_loss one of {SPEAKER_LOSSES}, "
-                           f"got '{pooling}', '{spk_loss}'")
+            raise SerError(
+                f"mtl_coattn: pooling must be one of {POOLINGS} and spk_loss one of {SPEAKER_LOSSES}, "
+                f"got '{pooling}', '{spk_loss}'"
+            )
         self.classes = list(info["classes"])
         num_classes = info["num_classes"]
         self.weights = {"gender": gender_weight, "speaker": speaker_weight, "asr": asr_weight}
@@ -116,8 +133,7 @@ class MTLCoAttn(nn.Module):
                     for p in module.parameters():
                         p.requires_grad_(False)
                         frozen += p.numel()
-            log.info("upstream %s: fine-tuned end to end, CNN feature encoder frozen (%d parameters)",
-                     upstream, frozen)
+            log.info("upstream %s: fine-tuned end to end, CNN feature encoder frozen (%d parameters)", upstream, frozen)
         n_layers, in_dim = self.upstream.num_layers, self.upstream.hidden_size
 
         def branch():
@@ -135,8 +151,14 @@ class MTLCoAttn(nn.Module):
         self.swfc = None
         if swfc:
             self.swfc_weight = swfc_weight
-            self.swfc = SWFCLoss(num_classes, info.get("class_counts"), swfc_temperature, swfc_focal_gamma,
-                                 swfc_class_power, swfc_focal_source)
+            self.swfc = SWFCLoss(
+                num_classes,
+                info.get("class_counts"),
+                swfc_temperature,
+                swfc_focal_gamma,
+                swfc_class_power,
+                swfc_focal_source,
+            )
             # SupCon's projection head: the contrastive geometry lives on a separate, normalised space.
             self.swfc_proj = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, swfc_proj_dim))
         self._log_class_balance(info.get("class_counts"))
@@ -147,19 +169,26 @@ class MTLCoAttn(nn.Module):
             speakers = list(info.get("speakers") or [])
             known = [s for s in speakers if not s.startswith(unknown_speaker_prefix)]
             if len(known) < 2:
-                raise SerError(f"mtl_coattn: the speaker task needs at least 2 known training speakers, found "
-                               f"{len(known)} (ids starting with '{unknown_speaker_prefix}' are unknown)")
+                raise SerError(
+                    f"mtl_coattn: the speaker task needs at least 2 known training speakers, found "
+                    f"{len(known)} (ids starting with '{unknown_speaker_prefix}' are unknown)"
+                )
             index = {s: i for i, s in enumerate(known)}
             # Dataset speaker index (position among all training speaker ids) -> class, -1 if unknown.
             self.register_buffer("spk_map", torch.tensor([index.get(s, -1) for s in speakers], dtype=torch.long))
             self.spk_embed = nn.Linear(2 * dim, spk_embed_dim)
             self.spk_head = make_margin_head(spk_loss, spk_embed_dim, len(known), spk_margin, spk_scale)
-            log.info("speaker task: %d known training speakers (%d pseudo speakers of unknown identity excluded)",
-                     len(known), len(speakers) - len(known))
+            log.info(
+                "speaker task: %d known training speakers (%d pseudo speakers of unknown identity excluded)",
+                len(known),
+                len(speakers) - len(known),
+            )
         if "asr" in self.aux_tasks:
             if not vocab:
-                raise SerError("mtl_coattn: the asr task needs model.vocab, the tokens.txt of the training "
-                               "transcripts (prepare_config writes one into the exp dir)")
+                raise SerError(
+                    "mtl_coattn: the asr task needs model.vocab, the tokens.txt of the training "
+                    "transcripts (prepare_config writes one into the exp dir)"
+                )
             self.vocab = CharVocab.load(vocab)
             self.ctc = CTCHead(dim, len(self.vocab), dropout)
         self._epoch = {}
@@ -170,8 +199,10 @@ class MTLCoAttn(nn.Module):
         if counts:
             log.info("class counts (train): %s", ", ".join(f"{c} {n}" for c, n in zip(self.classes, counts)))
         if self.swfc is not None:
-            log.info("SWFC class weights (before the focal term): %s",
-                     ", ".join(f"{c} {w:.3f}" for c, w in zip(self.classes, self.swfc.class_weight.tolist())))
+            log.info(
+                "SWFC class weights (before the focal term): %s",
+                ", ".join(f"{c} {w:.3f}" for c, w in zip(self.classes, self.swfc.class_weight.tolist())),
+            )
 
     def on_epoch_start(self, epoch, history):
         self._epoch = {}

@@ -54,15 +54,24 @@ class SelfAttentionEncoder(nn.Module):
     forward(x (B, T, D), lens (B,), frame_shift=1.0) -> (B, T, D), zeros at padded frames.
     """
 
-    def __init__(self, dim: int, heads: int = 4, layers: int = 1, ff_dim: int | None = None,
-                 dropout: float = 0.1, positions: bool = True):
+    def __init__(
+        self,
+        dim: int,
+        heads: int = 4,
+        layers: int = 1,
+        ff_dim: int | None = None,
+        dropout: float = 0.1,
+        positions: bool = True,
+    ):
         super().__init__()
         self.dim = dim
         self.positions = positions
         self.layers = nn.ModuleList(
-            nn.TransformerEncoderLayer(dim, heads, ff_dim or 4 * dim, dropout, activation="gelu",
-                                       batch_first=True, norm_first=True)
-            for _ in range(layers))
+            nn.TransformerEncoderLayer(
+                dim, heads, ff_dim or 4 * dim, dropout, activation="gelu", batch_first=True, norm_first=True
+            )
+            for _ in range(layers)
+        )
         self.norm = nn.LayerNorm(dim) if layers else nn.Identity()
 
     def forward(self, x: torch.Tensor, lens: torch.Tensor, frame_shift: float = 1.0) -> torch.Tensor:
@@ -91,13 +100,13 @@ class CrossAttentionBlock(nn.Module):
         self.norm_kv = nn.LayerNorm(dim)
         self.attn = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
         self.norm_ff = nn.LayerNorm(dim)
-        self.ff = nn.Sequential(nn.Linear(dim, ff_dim or 4 * dim), nn.GELU(), nn.Dropout(dropout),
-                                nn.Linear(ff_dim or 4 * dim, dim))
+        self.ff = nn.Sequential(
+            nn.Linear(dim, ff_dim or 4 * dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(ff_dim or 4 * dim, dim)
+        )
         self.dropout = nn.Dropout(dropout)
         self.last_weights = None
 
-    def forward(self, query, query_lens, context, context_lens=None, context_mask=None,
-                need_weights: bool = False):
+    def forward(self, query, query_lens, context, context_lens=None, context_mask=None, need_weights: bool = False):
         if (context_lens is None) == (context_mask is None):
             raise ValueError("CrossAttentionBlock needs exactly one of context_lens and context_mask")
         if context_mask is None:
@@ -121,13 +130,21 @@ class CoAttention(nn.Module):
     With a single modality there is nothing to attend to and the input comes back unchanged.
     """
 
-    def __init__(self, num_modalities: int, dim: int, heads: int = 4, layers: int = 1,
-                 ff_dim: int | None = None, dropout: float = 0.1):
+    def __init__(
+        self,
+        num_modalities: int,
+        dim: int,
+        heads: int = 4,
+        layers: int = 1,
+        ff_dim: int | None = None,
+        dropout: float = 0.1,
+    ):
         super().__init__()
         self.num_modalities = num_modalities
         self.rounds = nn.ModuleList(
             nn.ModuleList(CrossAttentionBlock(dim, heads, ff_dim, dropout) for _ in range(num_modalities))
-            for _ in range(layers if num_modalities > 1 else 0))
+            for _ in range(layers if num_modalities > 1 else 0)
+        )
 
     @staticmethod
     def concat_others(xs, lens, m: int) -> tuple:

@@ -17,17 +17,22 @@ from torch import nn
 
 
 class BridgeLayer(nn.Module):
-    def __init__(self, dim: int, heads: int, modalities, ffn_dim: int, dropout: float = 0.1,
-                 token_self_attention: bool = True):
+    def __init__(
+        self, dim: int, heads: int, modalities, ffn_dim: int, dropout: float = 0.1, token_self_attention: bool = True
+    ):
         super().__init__()
         self.modalities = list(modalities)
-        self.self_attn = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True) \
-            if token_self_attention else None
+        self.self_attn = (
+            nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True) if token_self_attention else None
+        )
         self.self_norm = nn.LayerNorm(dim) if token_self_attention else None
         self.cross_norm = nn.LayerNorm(dim)
-        self.cross_attn = nn.ModuleDict({
-            m: nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True, add_bias_kv=True)
-            for m in self.modalities})
+        self.cross_attn = nn.ModuleDict(
+            {
+                m: nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True, add_bias_kv=True)
+                for m in self.modalities
+            }
+        )
         self.ffn_norm = nn.LayerNorm(dim)
         self.ffn = nn.Sequential(nn.Linear(dim, ffn_dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(ffn_dim, dim))
         self.dropout = nn.Dropout(dropout)
@@ -41,8 +46,9 @@ class BridgeLayer(nn.Module):
         q = self.cross_norm(tokens)
         update, weights = 0.0, {}
         for m in self.modalities:
-            out, w = self.cross_attn[m](q, seqs[m], seqs[m], key_padding_mask=~masks[m],
-                                        need_weights=need_weights, average_attn_weights=True)
+            out, w = self.cross_attn[m](
+                q, seqs[m], seqs[m], key_padding_mask=~masks[m], need_weights=need_weights, average_attn_weights=True
+            )
             update = update + out
             weights[m] = w
         tokens = tokens + self.dropout(update)
@@ -53,9 +59,17 @@ class BridgeLayer(nn.Module):
 class BridgeFusion(nn.Module):
     """`forward(seqs, masks) -> (B, K, D)` fused bridge tokens (final LayerNorm applied)."""
 
-    def __init__(self, dim: int, modalities=("acoustic", "linguistic"), num_tokens: int = 8, num_layers: int = 2,
-                 heads: int = 4, ffn_dim: int | None = None, dropout: float = 0.1,
-                 token_self_attention: bool = True):
+    def __init__(
+        self,
+        dim: int,
+        modalities=("acoustic", "linguistic"),
+        num_tokens: int = 8,
+        num_layers: int = 2,
+        heads: int = 4,
+        ffn_dim: int | None = None,
+        dropout: float = 0.1,
+        token_self_attention: bool = True,
+    ):
         super().__init__()
         if num_tokens < 1 or num_layers < 1:
             raise ValueError(f"need at least one bridge token and one layer, got {num_tokens} and {num_layers}")
@@ -64,7 +78,8 @@ class BridgeFusion(nn.Module):
         self.tokens = nn.Parameter(torch.randn(1, num_tokens, dim) * 0.02)
         self.layers = nn.ModuleList(
             BridgeLayer(dim, heads, self.modalities, ffn_dim or 4 * dim, dropout, token_self_attention)
-            for _ in range(num_layers))
+            for _ in range(num_layers)
+        )
         self.norm = nn.LayerNorm(dim)
 
     def forward(self, seqs: dict, masks: dict, return_attention: bool = False):

@@ -29,8 +29,15 @@ class CTCHead(nn.Module):
         log_probs = self(x.index_select(0, idx)).float()
         flat = torch.tensor([c for i in keep for c in targets[i]], dtype=torch.long, device=x.device)
         target_lens = torch.tensor([len(targets[i]) for i in keep], dtype=torch.long, device=x.device)
-        return nn.functional.ctc_loss(log_probs.transpose(0, 1), flat, lens.index_select(0, idx), target_lens,
-                                      blank=self.blank, reduction="mean", zero_infinity=True)
+        return nn.functional.ctc_loss(
+            log_probs.transpose(0, 1),
+            flat,
+            lens.index_select(0, idx),
+            target_lens,
+            blank=self.blank,
+            reduction="mean",
+            zero_infinity=True,
+        )
 
     @torch.no_grad()
     def decode(self, x, lens) -> list:

@@ -33,8 +33,9 @@ class ConvFrontend(nn.Module):
     feature extractor does), so recording level does not set the activations' scale.
     """
 
-    def __init__(self, dim: int = 128, channels: int = 64, layers=DEFAULT_LAYERS, normalize: bool = True,
-                 dropout: float = 0.0):
+    def __init__(
+        self, dim: int = 128, channels: int = 64, layers=DEFAULT_LAYERS, normalize: bool = True, dropout: float = 0.0
+    ):
         super().__init__()
         self.kernels_strides = [(int(k), int(s)) for k, s in layers]
         if not self.kernels_strides:
@@ -42,8 +43,9 @@ class ConvFrontend(nn.Module):
         self.normalize = normalize
         blocks, c_in = [], 1
         for k, s in self.kernels_strides:
-            blocks.append(nn.Sequential(nn.Conv1d(c_in, channels, k, stride=s, bias=False),
-                                        _ChannelNorm(channels), nn.GELU()))
+            blocks.append(
+                nn.Sequential(nn.Conv1d(c_in, channels, k, stride=s, bias=False), _ChannelNorm(channels), nn.GELU())
+            )
             c_in = channels
         self.convs = nn.ModuleList(blocks)
         self.proj = nn.Linear(channels, dim)

@@ -22,8 +22,15 @@ from ser.nn.pooling import lengths_to_mask, make_pooling, masked_mean
 
 
 class GatedCoAttentionFusion(nn.Module):
-    def __init__(self, dim: int, aux_names, heads: int = 4, dropout: float = 0.1, reverse: bool = True,
-                 pooling: str = "attentive"):
+    def __init__(
+        self,
+        dim: int,
+        aux_names,
+        heads: int = 4,
+        dropout: float = 0.1,
+        reverse: bool = True,
+        pooling: str = "attentive",
+    ):
         super().__init__()
         self.aux_names = list(aux_names)
         self.reverse = reverse

@@ -11,8 +11,14 @@ here `mask_prob` is the start probability of the HuBERT paper.
 import torch
 
 
-def span_mask(lengths: torch.Tensor, max_len: int, mask_prob: float, span: int, min_masks: int = 2,
-              generator: torch.Generator | None = None) -> torch.Tensor:
+def span_mask(
+    lengths: torch.Tensor,
+    max_len: int,
+    mask_prob: float,
+    span: int,
+    min_masks: int = 2,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """(B,) real frame counts -> (B, max_len) bool mask, True on masked frames.
 
     An utterance of T frames gets int(mask_prob * T + u), u ~ U[0, 1), spans (at least `min_masks`)

@@ -32,7 +32,7 @@ class ModalityMasking(nn.Module):
         present = torch.stack([masks[name].any(dim=1).cpu() for name in self.modalities], dim=1)  # (B, M)
         choice = choice.cpu().clone()
         for i in range(len(self.modalities)):
-            others = torch.cat([present[:, :i], present[:, i + 1:]], dim=1).any(dim=1)
+            others = torch.cat([present[:, :i], present[:, i + 1 :]], dim=1).any(dim=1)
             choice[(choice == i) & ~others] = -1
         return choice
 

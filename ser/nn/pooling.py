@@ -1,4 +1,4 @@
-"""Padding masks and pooling over time that ignore padded frames."""
+"""Padding masks, statistics over time and pooling that ignore padded frames."""
 
 import torch
 from torch import nn
@@ -14,6 +14,26 @@ def masked_mean(x: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
     """(B, T, D) -> (B, D), averaging real frames only; a zero-length row gives zeros."""
     mask = lengths_to_mask(lens, x.shape[1]).unsqueeze(-1).to(x.dtype)
     return (x * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+
+def masked_mean_std(x: torch.Tensor, lens: torch.Tensor) -> torch.Tensor:
+    """(B, T, D) -> (B, 2D): mean and standard deviation over the real frames (x-vector statistics)."""
+    mean = masked_mean(x, lens)
+    mask = lengths_to_mask(lens, x.shape[1]).unsqueeze(-1).to(x.dtype)
+    var = (((x - mean.unsqueeze(1)) ** 2) * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+    return torch.cat([mean, var.clamp(min=1e-6).sqrt()], dim=-1)
+
+
+def utterance_cmvn(x, lens, variance: bool = True):
+    """Per-utterance mean (and variance) normalisation of (B, F, T) over each one's real frames."""
+    mask = lengths_to_mask(lens, x.shape[-1]).unsqueeze(1).to(x.dtype)
+    n = mask.sum(-1, keepdim=True).clamp(min=1.0)
+    mean = (x * mask).sum(-1, keepdim=True) / n
+    x = x - mean
+    if variance:
+        std = ((x * x * mask).sum(-1, keepdim=True) / n).clamp(min=1e-5).sqrt()
+        x = x / std
+    return x * mask
 
 
 def frame_lengths(wav_lens: torch.Tensor, rate: int, num_frames: int) -> torch.Tensor:

@@ -69,8 +69,10 @@ class CharVocab:
     def load(cls, path) -> "CharVocab":
         path = Path(path)
         if not path.is_file():
-            raise SerError(f"token list {path} not found; it is written by the training stage "
-                           "(python -m ser.text.vocab --text <train>/text --out <tokens.txt>)")
+            raise SerError(
+                f"token list {path} not found; it is written by the training stage "
+                "(python -m ser.text.vocab --text <train>/text --out <tokens.txt>)"
+            )
         tokens = []
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             parts = line.split()

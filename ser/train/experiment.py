@@ -24,14 +24,19 @@ from ser.data.dataset import UttDataset, unscale_vad
 from ser.eval.posteriors import write_posteriors
 from ser.features.store import FeatReader
 from ser.models import build_model, model_class
-from ser.train.trainer import Trainer, TrainConfig, make_loader, run_predict, to_device
+from ser.train.trainer import TrainConfig, Trainer, make_loader, run_predict, to_device
 from ser.utils import SerError, atomic_path, get_logger, progress, set_seed, write_text_atomic
 
 log = get_logger("experiment")
 
 DEFAULTS = {
-    "data": {"classes": ["neu", "hap", "ang", "sad"], "vad_range": [1.0, 5.0], "use_wav": False,
-             "feats": [], "max_wav_seconds": None},
+    "data": {
+        "classes": ["neu", "hap", "ang", "sad"],
+        "vad_range": [1.0, 5.0],
+        "use_wav": False,
+        "feats": [],
+        "max_wav_seconds": None,
+    },
     "model": {"name": "baseline"},
     "train": vars(TrainConfig()).copy(),
 }
@@ -60,8 +65,10 @@ class FeatStores:
         missing = [n for n in names if n not in self.scps]
         if missing:
             given = ", ".join(self.scps) or "none"
-            raise SerError(f"the config reads feature store '{missing[0]}', which no stage makes here (stores given: "
-                           f"{given}; they are made by {self.stage_hint}); pass it with --feat name=scp")
+            raise SerError(
+                f"the config reads feature store '{missing[0]}', which no stage makes here (stores given: "
+                f"{given}; they are made by {self.stage_hint}); pass it with --feat name=scp"
+            )
         for n in names:
             if n not in self._open:
                 self._open[n] = FeatReader(self.scps[n], stage_hint=self.stage_hint)
@@ -70,8 +77,15 @@ class FeatStores:
 
 def make_dataset(data_dir, conf, feats: FeatStores, speakers=None) -> UttDataset:
     d = conf["data"]
-    return UttDataset(DataDir.load(data_dir), d["classes"], feats=feats.pick(d["feats"]), use_wav=d["use_wav"],
-                      vad_range=d["vad_range"], speakers=speakers, max_wav_seconds=d["max_wav_seconds"])
+    return UttDataset(
+        DataDir.load(data_dir),
+        d["classes"],
+        feats=feats.pick(d["feats"]),
+        use_wav=d["use_wav"],
+        vad_range=d["vad_range"],
+        speakers=speakers,
+        max_wav_seconds=d["max_wav_seconds"],
+    )
 
 
 def data_info(conf, feats: FeatStores, train_set) -> dict:
@@ -87,8 +101,7 @@ def data_info(conf, feats: FeatStores, train_set) -> dict:
     }
 
 
-def train(conf: dict, train_dir, valid_dir, exp_dir, feats: FeatStores, resume=True,
-          restart_finished=False) -> Trainer:
+def train(conf: dict, train_dir, valid_dir, exp_dir, feats: FeatStores, resume=True, restart_finished=False) -> Trainer:
     """Trains (or resumes) one fold into exp_dir: config.yaml, info.json, checkpoints, history."""
     exp = Path(exp_dir)
     exp.mkdir(parents=True, exist_ok=True)
@@ -106,8 +119,12 @@ def train(conf: dict, train_dir, valid_dir, exp_dir, feats: FeatStores, resume=T
     model = build_model(conf["model"], info)
     write_text_atomic(exp / "config.yaml", yaml.safe_dump(conf, sort_keys=False))
     write_text_atomic(exp / "info.json", json.dumps(info, indent=1))
-    log.info("model %s: %.2fM trainable parameters; outputs in %s", conf["model"]["name"],
-             sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6, exp)
+    log.info(
+        "model %s: %.2fM trainable parameters; outputs in %s",
+        conf["model"]["name"],
+        sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6,
+        exp,
+    )
     trainer = Trainer(model, tconf, exp, info["num_classes"])
     trainer.fit(train_set, valid_set, resume=resume, restart_finished=restart_finished)
     return trainer
@@ -184,7 +201,12 @@ def infer(exp_dir, data_dir, out_dir, feats: FeatStores, device, model_overrides
     else:
         pred = run_predict(model, loader, device, "infer")
     write_predictions(pred, info["classes"], conf["data"]["vad_range"], out_dir)
-    log.info("wrote predictions of %s for %d utterances of %s to %s (%s)", exp_dir, len(pred["utts"]), data_dir,
-             out_dir, ", ".join(k for k in ("emo_logits", "vad", "gender_logits", "spk_embed", "text_pred")
-                                if k in pred))
+    log.info(
+        "wrote predictions of %s for %d utterances of %s to %s (%s)",
+        exp_dir,
+        len(pred["utts"]),
+        data_dir,
+        out_dir,
+        ", ".join(k for k in ("emo_logits", "vad", "gender_logits", "spk_embed", "text_pred") if k in pred),
+    )
     return pred

@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader
 from ser.data.dataset import collate
 from ser.data.sampler import BucketBatchSampler
 from ser.eval.metrics import classification_scores, regression_scores
-from ser.utils import SerError, atomic_path, get_logger, progress, set_seed
+from ser.utils import SerError, atomic_path, get_logger, pick_device, progress, set_seed
 
 log = get_logger("trainer")
 
@@ -71,8 +71,9 @@ def to_device(batch: dict, device) -> dict:
 
 
 def make_loader(dataset, batch_size, shuffle, seed=0, max_frames=0):
-    sampler = BucketBatchSampler(dataset.lengths(), batch_size, shuffle=shuffle, seed=seed,
-                                 max_frames=max_frames or None)
+    sampler = BucketBatchSampler(
+        dataset.lengths(), batch_size, shuffle=shuffle, seed=seed, max_frames=max_frames or None
+    )
     return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=0)
 
 
@@ -144,8 +145,7 @@ class Trainer:
         self.conf = conf
         self.exp_dir = Path(exp_dir)
         self.num_classes = num_classes
-        self.device = torch.device("cuda" if conf.device == "auto" and torch.cuda.is_available()
-                                   else ("cpu" if conf.device == "auto" else conf.device))
+        self.device = pick_device(conf.device)
         if conf.num_threads > 0:
             torch.set_num_threads(conf.num_threads)
         self.last_ckpt = self.exp_dir / "checkpoint.last.pt"
@@ -189,13 +189,25 @@ class Trainer:
             sched.load_state_dict(ckpt["sched"])
             _set_rng_state(ckpt["rng"])
             state = ckpt["state"]
-            log.info("resuming %s from epoch %d (best %s=%s at epoch %d)", self.exp_dir, state["epoch"],
-                     conf.select_metric, state["best"], state["best_epoch"])
+            log.info(
+                "resuming %s from epoch %d (best %s=%s at epoch %d)",
+                self.exp_dir,
+                state["epoch"],
+                conf.select_metric,
+                state["best"],
+                state["best_epoch"],
+            )
         if state["done"]:
             log.info("%s: training already finished; nothing to do", self.exp_dir)
             return state
-        log.info("training on %s: %d train / %d valid utterances, %d steps per epoch, outputs in %s",
-                 self.device, len(train_set), len(valid_set), steps_per_epoch, self.exp_dir)
+        log.info(
+            "training on %s: %d train / %d valid utterances, %d steps per epoch, outputs in %s",
+            self.device,
+            len(train_set),
+            len(valid_set),
+            steps_per_epoch,
+            self.exp_dir,
+        )
 
         for epoch in range(state["epoch"] + 1, conf.max_epochs + 1):
             if hasattr(model, "on_epoch_start"):
@@ -204,7 +216,9 @@ class Trainer:
             train_logs = self._train_epoch(model, optim, sched, train_loader, epoch)
             scores = score_predictions(run_predict(model, valid_loader, self.device, "valid"), self.num_classes)
             if conf.select_metric not in scores and conf.select_metric != "last":
-                raise SerError(f"select_metric '{conf.select_metric}' is not among the validation scores {sorted(scores)}")
+                raise SerError(
+                    f"select_metric '{conf.select_metric}' is not among the validation scores {sorted(scores)}"
+                )
             value = scores.get(conf.select_metric, float(epoch))
             improved = self._better(value, state["best"])
             if improved:
@@ -217,17 +231,38 @@ class Trainer:
             state["history"].append({"epoch": epoch, "train": train_logs, "valid": scores, **extra})
             state["epoch"] = epoch
             state["done"] = epoch == conf.max_epochs or state["bad_epochs"] >= conf.patience
-            log.info("epoch %d: train %s | valid %s%s%s", epoch, _fmt(train_logs), _fmt(scores),
-                     f" | {_fmt(extra)}" if extra else "", " *best*" if improved else "")
-            self._save({"model": model.state_dict(), "optim": optim.state_dict(), "sched": sched.state_dict(),
-                        "rng": _rng_state(), "state": state})
+            log.info(
+                "epoch %d: train %s | valid %s%s%s",
+                epoch,
+                _fmt(train_logs),
+                _fmt(scores),
+                f" | {_fmt(extra)}" if extra else "",
+                " *best*" if improved and conf.select_metric != "last" else "",
+            )
+            self._save(
+                {
+                    "model": model.state_dict(),
+                    "optim": optim.state_dict(),
+                    "sched": sched.state_dict(),
+                    "rng": _rng_state(),
+                    "state": state,
+                }
+            )
             (self.exp_dir / "history.json").write_text(json.dumps(state["history"], indent=1, default=float))
             if state["done"]:
                 if epoch < conf.max_epochs:
                     log.info("early stop: no %s improvement for %d epochs", conf.select_metric, conf.patience)
                 break
-        log.info("best %s=%.4f at epoch %d; model in %s", conf.select_metric, state["best"], state["best_epoch"],
-                 self.best_model)
+        if conf.select_metric == "last":
+            log.info("kept the last epoch (%d); model in %s", state["best_epoch"], self.best_model)
+        else:
+            log.info(
+                "best %s=%.4f at epoch %d; model in %s",
+                conf.select_metric,
+                state["best"],
+                state["best_epoch"],
+                self.best_model,
+            )
         return state
 
     def _train_epoch(self, model, optim, sched, loader, epoch) -> dict:
@@ -258,8 +293,9 @@ class Trainer:
 
 
 def _fmt(d: dict) -> str:
-    return " ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in d.items()
-                    if not isinstance(v, (list, dict)))
+    return " ".join(
+        f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in d.items() if not isinstance(v, (list, dict))
+    )
 
 
 def config_dict(conf: TrainConfig) -> dict:

@@ -55,7 +55,7 @@ def test_batch_module_pads_and_reports_lengths():
     assert out.shape[0] == 4 and out.shape[1] == int(new_lens.max())
     for i in range(4):
         assert round(int(lens[i]) / 1.1) <= new_lens[i] <= round(int(lens[i]) / 0.9)
-        assert (out[i, int(new_lens[i]):] == 0).all()
+        assert (out[i, int(new_lens[i]) :] == 0).all()
     torch.manual_seed(1)
     again, _ = LogMelSpeedPerturb((0.9, 1.0, 1.1))(x, lens)
     assert torch.equal(out, again)  # the draw follows torch's seed

@@ -73,11 +73,24 @@ def random_whisper(tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("random_whisper") / "model"
     torch.manual_seed(0)
-    cfg = WhisperConfig(d_model=32, encoder_layers=2, decoder_layers=1, encoder_attention_heads=2,
-                        decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, num_mel_bins=80,
-                        max_source_positions=1500, vocab_size=100, max_target_positions=32,
-                        # the defaults (50256...) lie outside this vocabulary and fail the embedding
-                        pad_token_id=0, bos_token_id=1, eos_token_id=2, decoder_start_token_id=3)
+    cfg = WhisperConfig(
+        d_model=32,
+        encoder_layers=2,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        num_mel_bins=80,
+        max_source_positions=1500,
+        vocab_size=100,
+        max_target_positions=32,
+        # the defaults (50256...) lie outside this vocabulary and fail the embedding
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+        decoder_start_token_id=3,
+    )
     WhisperModel(cfg).save_pretrained(out)
     return out
 
@@ -104,8 +117,9 @@ UPSTREAMS = [
 
 
 @pytest.mark.parametrize("name,path,auto_mode,padding_changes", UPSTREAMS, ids=[u[0] for u in UPSTREAMS])
-def test_batched_dump_equals_one_by_one(tmp_path, monkeypatch, data_dir, tiny_hubert, random_whisper, name, path,
-                                        auto_mode, padding_changes):
+def test_batched_dump_equals_one_by_one(
+    tmp_path, monkeypatch, data_dir, tiny_hubert, random_whisper, name, path, auto_mode, padding_changes
+):
     opts = ["--kind", "upstream", "--upstream", name]
     if path:
         opts += ["--upstream-path", str(tiny_hubert if path == "hubert" else random_whisper)]
@@ -124,7 +138,7 @@ def test_batched_dump_equals_one_by_one(tmp_path, monkeypatch, data_dir, tiny_hu
     monkeypatch.undo()
     # 2.5 s batches, longest first: [a2] [b1 b2] [c1 a1 c2]; equal-length runs b1 and b2 together only
     expected = {"padded": [1, 2, 3], "equal-length": [1, 2, 1, 1, 1]}[auto_mode]
-    assert sizes[-len(expected):] == ([2, 2, 2] if name == "whisper_custom_padded" else expected)
+    assert sizes[-len(expected) :] == ([2, 2, 2] if name == "whisper_custom_padded" else expected)
     padded = dump(data_dir, tmp_path / "padded", *opts, "--batch-seconds", budget, "--batching", "padded")
 
     assert alone.meta["batching"] == "none"
@@ -141,8 +155,16 @@ def test_batched_dump_equals_one_by_one(tmp_path, monkeypatch, data_dir, tiny_hu
 
 
 def test_float16_upstream_dump(tmp_path, data_dir, tiny_hubert):
-    opts = ["--kind", "upstream", "--upstream", "hf_hubert_custom", "--upstream-path", str(tiny_hubert),
-            "--device", "cpu"]
+    opts = [
+        "--kind",
+        "upstream",
+        "--upstream",
+        "hf_hubert_custom",
+        "--upstream-path",
+        str(tiny_hubert),
+        "--device",
+        "cpu",
+    ]
     f32 = dump(data_dir, tmp_path / "f32", *opts)
     f16 = dump(data_dir, tmp_path / "f16", *opts, "--float16")
     meta = json.loads((tmp_path / "f16" / "feats.meta.json").read_text())
@@ -168,8 +190,22 @@ def test_jobs_resume_and_merge_without_utt2dur(tmp_path, data_dir, random_whispe
     fields = DataDir.load(data_dir).fields
     DataDir({k: v for k, v in fields.items() if k != "utt2dur"}).write(data)
     out = tmp_path / "dump"
-    opts = ["--data-dir", str(data), "--out", str(out), "--kind", "upstream", "--upstream", "whisper_custom",
-            "--upstream-path", str(random_whisper), "--batch-seconds", "10", "--nj", "2"]
+    opts = [
+        "--data-dir",
+        str(data),
+        "--out",
+        str(out),
+        "--kind",
+        "upstream",
+        "--upstream",
+        "whisper_custom",
+        "--upstream-path",
+        str(random_whisper),
+        "--batch-seconds",
+        "10",
+        "--nj",
+        "2",
+    ]
     main([*opts, "--job", "2"])
     stamp = (out / "feats.2.ark").stat().st_mtime_ns
     main([*opts, "--job", "2"])  # done: skipped, not rewritten
@@ -216,12 +252,36 @@ def test_dump_feats_sh_passes_the_new_options(tmp_path, data_dir):
     """The stage script with parse_options names: --device, --batch_seconds, --num_threads reach every
     job's command line (classical fbank keeps this test free of the upstreams' slow imports)."""
     (tmp_path / "utils").symlink_to(ROOT / "tools" / "utils")
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-           "PYTHONPATH": f"{ROOT}:{os.environ.get('PYTHONPATH', '')}"}
-    proc = subprocess.run(["bash", str(ROOT / "egs/TEMPLATE/ser1/scripts/dump_feats.sh"), "--nj", "2",
-                           "--kind", "fbank", "--device", "cpu", "--batch_seconds", "2", "--num_threads", "1",
-                           "--float16", "true", str(data_dir), "dump"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "PYTHONPATH": f"{ROOT}:{os.environ.get('PYTHONPATH', '')}",
+    }
+    proc = subprocess.run(
+        [
+            "bash",
+            str(ROOT / "egs/TEMPLATE/ser1/scripts/dump_feats.sh"),
+            "--nj",
+            "2",
+            "--kind",
+            "fbank",
+            "--device",
+            "cpu",
+            "--batch_seconds",
+            "2",
+            "--num_threads",
+            "1",
+            "--float16",
+            "true",
+            str(data_dir),
+            "dump",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for job in (1, 2):
         log = (tmp_path / "dump" / "log" / f"dump.{job}.log").read_text()

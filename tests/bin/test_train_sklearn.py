@@ -45,8 +45,23 @@ def _run(monkeypatch, *args):
 def test_trains_chooses_c_and_predicts_every_test_utterance(tmp_path, monkeypatch):
     scp, d = _corpus(tmp_path, {"train": ["s1", "s2", "s3"], "valid": ["s4"], "test": ["s5", "s6"]})
     exp = tmp_path / "exp"
-    _run(monkeypatch, "--feats", scp, "--classes", ",".join(CLASSES), "--train-dir", d["train"],
-         "--valid-dir", d["valid"], "--test-dir", d["test"], "--exp-dir", exp, "--cs", "1e-3,1")
+    _run(
+        monkeypatch,
+        "--feats",
+        scp,
+        "--classes",
+        ",".join(CLASSES),
+        "--train-dir",
+        d["train"],
+        "--valid-dir",
+        d["valid"],
+        "--test-dir",
+        d["test"],
+        "--exp-dir",
+        exp,
+        "--cs",
+        "1e-3,1",
+    )
     search = json.loads((exp / "search.json").read_text())
     assert search["train_speakers"] == ["s1", "s2", "s3", "s4"] and search["train_utts"] == 120
     assert set(search["inner_cv_ua"]) == {"0.001", "1.0"} and search["chosen_c"] in (1e-3, 1.0)
@@ -68,15 +83,37 @@ def test_speaker_norm_removes_speaker_offsets():
 def test_a_test_speaker_in_training_is_an_error(tmp_path, monkeypatch):
     scp, d = _corpus(tmp_path, {"train": ["s1", "s2"], "test": ["s2"]})
     with pytest.raises(SerError, match=r"test speakers \['s2'\] are also training speakers"):
-        _run(monkeypatch, "--feats", scp, "--classes", ",".join(CLASSES), "--train-dir", d["train"],
-             "--test-dir", d["test"], "--exp-dir", tmp_path / "exp")
+        _run(
+            monkeypatch,
+            "--feats",
+            scp,
+            "--classes",
+            ",".join(CLASSES),
+            "--train-dir",
+            d["train"],
+            "--test-dir",
+            d["test"],
+            "--exp-dir",
+            tmp_path / "exp",
+        )
 
 
 def test_unknown_label_names_the_file(tmp_path, monkeypatch):
     scp, d = _corpus(tmp_path, {"train": ["s1", "s2"], "test": ["s3"]})
     with pytest.raises(SerError, match="utt2emo: labels \\['c'\\] are not in --classes a,b"):
-        _run(monkeypatch, "--feats", scp, "--classes", "a,b", "--train-dir", d["train"],
-             "--test-dir", d["test"], "--exp-dir", tmp_path / "exp")
+        _run(
+            monkeypatch,
+            "--feats",
+            scp,
+            "--classes",
+            "a,b",
+            "--train-dir",
+            d["train"],
+            "--test-dir",
+            d["test"],
+            "--exp-dir",
+            tmp_path / "exp",
+        )
 
 
 def _add_speed_copies(scp, root, factors, skip=()):
@@ -98,9 +135,25 @@ def test_speed_copies_train_on_more_rows_grouped_by_original_speaker(tmp_path, m
     scp, d = _corpus(tmp_path, {"train": ["s1", "s2", "s3"], "valid": ["s4"], "test": ["s5"]})
     scp_sp = _add_speed_copies(scp, tmp_path, [0.9, 1.1])
     exp = tmp_path / "exp"
-    _run(monkeypatch, "--feats", scp_sp, "--classes", ",".join(CLASSES), "--train-dir", d["train"],
-         "--valid-dir", d["valid"], "--test-dir", d["test"], "--exp-dir", exp, "--cs", "1e-3,1",
-         "--speed-copies", "0.9,1.1")
+    _run(
+        monkeypatch,
+        "--feats",
+        scp_sp,
+        "--classes",
+        ",".join(CLASSES),
+        "--train-dir",
+        d["train"],
+        "--valid-dir",
+        d["valid"],
+        "--test-dir",
+        d["test"],
+        "--exp-dir",
+        exp,
+        "--cs",
+        "1e-3,1",
+        "--speed-copies",
+        "0.9,1.1",
+    )
     search = json.loads((exp / "search.json").read_text())
     assert search["train_utts"] == 120 and search["train_rows"] == 360 and search["speed_copies"] == [0.9, 1.1]
     assert search["train_speakers"] == ["s1", "s2", "s3", "s4"]  # copies join their original's CV group
@@ -111,5 +164,18 @@ def test_a_missing_speed_copy_names_the_store(tmp_path, monkeypatch):
     scp, d = _corpus(tmp_path, {"train": ["s1", "s2"], "test": ["s3"]})
     scp_sp = _add_speed_copies(scp, tmp_path, [0.9], skip={"sp0.9-s1_03"})
     with pytest.raises(SerError, match=r"feats_sp.scp: 1 speed-perturbed copies have no row \(e.g. sp0.9-s1_03\)"):
-        _run(monkeypatch, "--feats", scp_sp, "--classes", ",".join(CLASSES), "--train-dir", d["train"],
-             "--test-dir", d["test"], "--exp-dir", tmp_path / "exp", "--speed-copies", "0.9")
+        _run(
+            monkeypatch,
+            "--feats",
+            scp_sp,
+            "--classes",
+            ",".join(CLASSES),
+            "--train-dir",
+            d["train"],
+            "--test-dir",
+            d["test"],
+            "--exp-dir",
+            tmp_path / "exp",
+            "--speed-copies",
+            "0.9",
+        )

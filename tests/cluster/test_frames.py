@@ -5,6 +5,7 @@ from ser.cluster.frames import LayerView, sample_frames
 from ser.features.store import FeatReader, FeatWriter
 from ser.utils import SerError
 
+
 @pytest.fixture(autouse=True)
 def one_thread():
     """Tiny problems: a second thread only adds synchronisation (costly on a busy CI machine)."""
@@ -17,7 +18,6 @@ def one_thread():
     yield
     torch.set_num_threads(before[0])
     faiss.omp_set_num_threads(before[1])
-
 
 
 @pytest.fixture

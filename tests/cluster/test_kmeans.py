@@ -5,6 +5,7 @@ from sklearn.datasets import make_blobs
 from ser.cluster.kmeans import KMeans
 from ser.utils import SerError
 
+
 @pytest.fixture(autouse=True)
 def one_thread():
     """Tiny problems: a second thread only adds synchronisation (costly on a busy CI machine)."""
@@ -17,7 +18,6 @@ def one_thread():
     yield
     torch.set_num_threads(before[0])
     faiss.omp_set_num_threads(before[1])
-
 
 
 def blobs(n=3000, k=8, dim=16, seed=0):
@@ -79,8 +79,12 @@ def test_progressive_plan_grows_to_the_cap():
     assert plan[0] == (8192 * 32, 17)  # warm-up on 32 frames per centroid
     assert [n for n, _ in plan[1:]] == [8192 * 64, 8192 * 128, 8192 * 256] and sum(it for _, it in plan) == 20
     # small codebooks: at least 128 K warm-up frames and 1 M in the end
-    assert KMeans(64, backend="torch", verbose=False).plan(4_000_000) == [(1 << 17, 17), (1 << 18, 1), (1 << 19, 1),
-                                                                          (1 << 20, 1)]
+    assert KMeans(64, backend="torch", verbose=False).plan(4_000_000) == [
+        (1 << 17, 17),
+        (1 << 18, 1),
+        (1 << 19, 1),
+        (1 << 20, 1),
+    ]
     assert km.plan(1000) == [(1000, 20)]  # too few frames to subsample: plain Lloyd's on all
     assert KMeans(8192, backend="torch", schedule="full", verbose=False).plan(4_000_000) == [(8192 * 256, 20)]
 

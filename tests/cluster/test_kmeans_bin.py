@@ -53,8 +53,20 @@ def run(monkeypatch, *args):
 
 
 def common(fold, out, backend="torch"):
-    return ["--feats", fold / "dump" / "feats.scp", "--layer", "-1", "--fit-dir", fold / "train",
-            "--ks", "2,4", "--backend", backend, "--out", out]
+    return [
+        "--feats",
+        fold / "dump" / "feats.scp",
+        "--layer",
+        "-1",
+        "--fit-dir",
+        fold / "train",
+        "--ks",
+        "2,4",
+        "--backend",
+        backend,
+        "--out",
+        out,
+    ]
 
 
 def test_fits_on_train_speakers_only_and_labels_all(fold, monkeypatch):
@@ -88,8 +100,12 @@ def test_resumes_and_redoes_only_missing_scales(fold, monkeypatch, caplog):
     assert (out / "km_k4.npz").read_bytes() == model4  # model kept, only the labels redone
     assert (out / "labels_k2.ark").read_bytes() == labels2 and (out / "labels_k4.stats.json").is_file()
     # a fresh run elsewhere gives identical labels: resuming changes nothing
-    run(monkeypatch, *common(fold, fold / "km_again", backend="faiss"),
-        "--label-dirs", f"{fold / 'train'},{fold / 'test'}")
+    run(
+        monkeypatch,
+        *common(fold, fold / "km_again", backend="faiss"),
+        "--label-dirs",
+        f"{fold / 'train'},{fold / 'test'}",
+    )
     assert (fold / "km_again" / "labels_k4.ark").read_bytes() == (out / "labels_k4.ark").read_bytes()
 
 
@@ -99,7 +115,15 @@ def test_refuses_other_settings_in_same_out_and_multilayer_without_layer(fold, m
     with pytest.raises(SerError, match="seed"):
         run(monkeypatch, *common(fold, out), "--label-all", "--seed", "7")
     with pytest.raises(SerError, match="--layer"):
-        run(monkeypatch, "--feats", fold / "dump" / "feats.scp", "--fit-dir", fold / "train", "--label-all",
-            "--out", fold / "other")
+        run(
+            monkeypatch,
+            "--feats",
+            fold / "dump" / "feats.scp",
+            "--fit-dir",
+            fold / "train",
+            "--label-all",
+            "--out",
+            fold / "other",
+        )
     with pytest.raises(SerError, match="exactly one"):
         run(monkeypatch, *common(fold, fold / "other"))

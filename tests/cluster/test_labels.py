@@ -5,6 +5,7 @@ from ser.cluster.kmeans import KMeans, fit_multiscale, label_store
 from ser.features.store import FeatReader, FeatWriter
 from ser.utils import SerError
 
+
 @pytest.fixture(autouse=True)
 def one_thread():
     """Tiny problems: a second thread only adds synchronisation (costly on a busy CI machine)."""
@@ -17,7 +18,6 @@ def one_thread():
     yield
     torch.set_num_threads(before[0])
     faiss.omp_set_num_threads(before[1])
-
 
 
 @pytest.fixture
@@ -51,7 +51,8 @@ def test_label_store_matches_frame_counts_and_predict(store, tmp_path):
 
 
 def test_label_store_refuses_duplicate_scales(store, tmp_path):
-    km = KMeans(2, backend="torch", verbose=False).fit(store["spk0_utt00"] if store.num_frames("spk0_utt00") > 2
-                                                       else np.random.default_rng(0).random((10, 8)))
+    km = KMeans(2, backend="torch", verbose=False).fit(
+        store["spk0_utt00"] if store.num_frames("spk0_utt00") > 2 else np.random.default_rng(0).random((10, 8))
+    )
     with pytest.raises(SerError, match="same K"):
         label_store(store, store.keys(), [km, km], tmp_path / "km")

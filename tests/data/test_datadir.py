@@ -7,14 +7,16 @@ from ser.utils import SerError
 
 def make_dd():
     utts = ["b_1", "a_2", "B_3"]
-    return DataDir({
-        "wav.scp": {u: f"/x/{u}.wav" for u in utts},
-        "utt2spk": {"b_1": "b", "a_2": "a", "B_3": "B"},
-        "utt2emo": {"b_1": "neu", "a_2": "hap", "B_3": "sad"},
-        "utt2gender": {"b_1": "m", "a_2": "f", "B_3": "m"},
-        "utt2vad": {"b_1": "1 2 3", "a_2": "2.5 3 3.5", "B_3": "4 4 4"},
-        "text": {"b_1": "hello there", "a_2": "hi", "B_3": "bye"},
-    })
+    return DataDir(
+        {
+            "wav.scp": {u: f"/x/{u}.wav" for u in utts},
+            "utt2spk": {"b_1": "b", "a_2": "a", "B_3": "B"},
+            "utt2emo": {"b_1": "neu", "a_2": "hap", "B_3": "sad"},
+            "utt2gender": {"b_1": "m", "a_2": "f", "B_3": "m"},
+            "utt2vad": {"b_1": "1 2 3", "a_2": "2.5 3 3.5", "B_3": "4 4 4"},
+            "text": {"b_1": "hello there", "a_2": "hi", "B_3": "bye"},
+        }
+    )
 
 
 def test_write_sorted_c_locale_and_spk2utt(tmp_path):
@@ -34,10 +36,13 @@ def test_roundtrip_and_vad(tmp_path):
     assert list(sub.utt2spk) == ["a_2"] and sub.get("text") == {"a_2": "hi"}
 
 
-@pytest.mark.parametrize("field,value,message", [
-    ("utt2gender", "x", "expected m, f or u"),
-    ("utt2vad", "1 2", "three floats"),
-])
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("utt2gender", "x", "expected m, f or u"),
+        ("utt2vad", "1 2", "three floats"),
+    ],
+)
 def test_validation_errors_name_the_problem(field, value, message):
     dd = make_dd()
     dd.fields[field]["a_2"] = value

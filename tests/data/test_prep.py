@@ -30,14 +30,28 @@ def scan(root):
 
 
 def test_taken_ignored_and_hidden_files(tmp_path):
-    root = release(tmp_path / "rel", ["spk1/s1-ang.wav", "spk1/s1-neu.flac", "spk2/s2-sad.wav", "spk2/._s2-ang.wav",
-                                      "spk2/sub/s2-ang.wav", "other/s3-ang.wav", ".DS_Store/x.wav"])
+    root = release(
+        tmp_path / "rel",
+        [
+            "spk1/s1-ang.wav",
+            "spk1/s1-neu.flac",
+            "spk2/s2-sad.wav",
+            "spk2/._s2-ang.wav",
+            "spk2/sub/s2-ang.wav",
+            "other/s3-ang.wav",
+            ".DS_Store/x.wav",
+        ],
+    )
     (root / "spk1" / "notes.txt").write_text("x")
     records, ignored = scan(root)
     assert [r["utt"] for r in records] == ["1_s1-ang", "1_s1-neu"]
     why = {p.relative_to(root).as_posix(): reason for p, reason in ignored}
-    assert why == {"other": "not a spkN folder", "spk1/notes.txt": "not an audio file (.wav/.flac)",
-                   "spk2/s2-sad.wav": "emotion sad is not ang or neu", "spk2/sub": "unexpected folder"}
+    assert why == {
+        "other": "not a spkN folder",
+        "spk1/notes.txt": "not an audio file (.wav/.flac)",
+        "spk2/s2-sad.wav": "emotion sad is not ang or neu",
+        "spk2/sub": "unexpected folder",
+    }
     report = write_ignored(tmp_path / "data", ignored).read_text()
     assert "spk2/s2-sad.wav\temotion sad is not ang or neu" in report
 

@@ -21,7 +21,7 @@ def _frames(wav, size=512, hop=160):
 
 def _active(frames):
     # The louder half of the frames: the speech, not the leading/trailing silence.
-    energy = (frames ** 2).mean(axis=1)
+    energy = (frames**2).mean(axis=1)
     return frames[energy > np.median(energy)]
 
 

@@ -29,8 +29,14 @@ def test_eer_extremes_and_errors():
 def test_trials_skip_unknown_speakers(tmp_path):
     utt2spk = {"a1": "A", "a2": "A", "b1": "B", "b2": "B", "u1": "unk_u1", "u2": "unk_u2"}
     trials = make_trials(utt2spk)
-    assert sorted(trials) == [("a1", "a2", True), ("a1", "b1", False), ("a1", "b2", False),
-                              ("a2", "b1", False), ("a2", "b2", False), ("b1", "b2", True)]
+    assert sorted(trials) == [
+        ("a1", "a2", True),
+        ("a1", "b1", False),
+        ("a1", "b2", False),
+        ("a2", "b1", False),
+        ("a2", "b2", False),
+        ("b1", "b2", True),
+    ]
     write_trials(tmp_path / "trials", trials)
     assert "a1 a2 target" in (tmp_path / "trials").read_text()
 

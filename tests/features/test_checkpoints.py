@@ -23,8 +23,15 @@ from ser.features.upstream import Upstream
 from ser.utils import SerError
 
 CONV = "[(32,10,5)] + [(32,3,2)] * 4 + [(32,2,2)] * 2"  # 320 samples per frame, as s3prl assumes
-TINY = dict(encoder_layers=2, encoder_embed_dim=32, encoder_ffn_embed_dim=64, encoder_attention_heads=2,
-            conv_feature_layers=CONV, conv_pos=16, conv_pos_groups=4)
+TINY = dict(
+    encoder_layers=2,
+    encoder_embed_dim=32,
+    encoder_ffn_embed_dim=64,
+    encoder_attention_heads=2,
+    conv_feature_layers=CONV,
+    conv_pos=16,
+    conv_pos_groups=4,
+)
 HUBERT_URL = "https://huggingface.co/s3prl/converted_ckpts/resolve/main/hubert_base_ls960.pt"
 
 
@@ -70,26 +77,41 @@ def tiny_hubert():
     model_cfg = HubertConfig(label_rate=50.0, final_dim=16, **TINY)
     task_cfg = HubertPretrainingConfig(label_rate=50.0)
     symbols = ["<s>", "<pad>", "</s>", "<unk>"] + [str(i) for i in range(5)]
-    return HubertModel(model_cfg, task_cfg, [symbols]), dataclasses.asdict(model_cfg), \
-        dataclasses.asdict(task_cfg), symbols
+    return (
+        HubertModel(model_cfg, task_cfg, [symbols]),
+        dataclasses.asdict(model_cfg),
+        dataclasses.asdict(task_cfg),
+        symbols,
+    )
 
 
 def save_fairseq_hubert(path, cfg_as: str = "dict", extra_state: dict | None = None):
     """hubert_base_ls960.pt's layout: cfg {model, task}, model, task_state with Dictionary objects."""
     model, model_cfg, task_cfg, symbols = tiny_hubert()
-    cfg = {"_name": None, "common": {"seed": 1337},
-           "model": {"_name": "hubert", **model_cfg},
-           "task": {"_name": "hubert_pretraining", "data": "/data", "labels": ["km"], **task_cfg}}
+    cfg = {
+        "_name": None,
+        "common": {"seed": 1337},
+        "model": {"_name": "hubert", **model_cfg},
+        "task": {"_name": "hubert_pretraining", "data": "/data", "labels": ["km"], **task_cfg},
+    }
     if cfg_as == "omegaconf":
         from omegaconf import OmegaConf  # fairseq pickled its DictConfig, interpolations unresolved
 
         cfg["model"]["label_rate"] = "${task.label_rate}"
         cfg = OmegaConf.create(cfg)
     with fake_fairseq() as Dictionary:
-        torch.save({"args": None, "cfg": cfg, "model": model.state_dict(),
-                    "task_state": {"dictionaries": [Dictionary(symbols)]},
-                    "optimizer_history": [{"num_updates": 400000}], "extra_state": extra_state or {"epoch": 1},
-                    "last_optimizer_state": None}, path)
+        torch.save(
+            {
+                "args": None,
+                "cfg": cfg,
+                "model": model.state_dict(),
+                "task_state": {"dictionaries": [Dictionary(symbols)]},
+                "optimizer_history": [{"num_updates": 400000}],
+                "extra_state": extra_state or {"epoch": 1},
+                "last_optimizer_state": None,
+            },
+            path,
+        )
     return model
 
 
@@ -101,17 +123,29 @@ def save_fairseq_wav2vec2(path, layout: str = "args"):
     torch.manual_seed(0)
     cfg = Wav2Vec2Config(final_dim=16, latent_vars=8, **TINY)
     model = Wav2Vec2Model(cfg)
-    state = {"model": model.state_dict(), "last_optimizer_state": None,
-             "optimizer_history": [{"num_updates": 400000, "lr_scheduler_state": {"best": np.float64(3.1)}}],
-             "extra_state": {"val_loss": np.float64(3.1)}}
+    state = {
+        "model": model.state_dict(),
+        "last_optimizer_state": None,
+        "optimizer_history": [{"num_updates": 400000, "lr_scheduler_state": {"best": np.float64(3.1)}}],
+        "extra_state": {"val_loss": np.float64(3.1)},
+    }
     if layout == "cfg":
-        cfg = {"model": {"_name": "wav2vec2", **dataclasses.asdict(cfg)},
-               "task": {"_name": "audio_pretraining", "data": "/data", "sample_rate": 16000, "normalize": False}}
+        cfg = {
+            "model": {"_name": "wav2vec2", **dataclasses.asdict(cfg)},
+            "task": {"_name": "audio_pretraining", "data": "/data", "sample_rate": 16000, "normalize": False},
+        }
         torch.save({**state, "args": None, "cfg": cfg}, path)
         return model
     fields = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "latent_temp"}
-    args = argparse.Namespace(arch="wav2vec2", task="audio_pretraining", data="/data", sample_rate=16000,
-                              normalize=False, latent_temp="(2,0.5,0.999995)", **fields)
+    args = argparse.Namespace(
+        arch="wav2vec2",
+        task="audio_pretraining",
+        data="/data",
+        sample_rate=16000,
+        normalize=False,
+        latent_temp="(2,0.5,0.999995)",
+        **fields,
+    )
     torch.save({**state, "args": args}, path, _use_new_zipfile_serialization=False)
     return model
 
@@ -120,8 +154,9 @@ def tiny_wavlm():
     from s3prl.upstream.wavlm.WavLM import WavLM, WavLMConfig
 
     torch.manual_seed(0)
-    cfg = WavLMConfig({**TINY, "relative_position_embedding": True, "num_buckets": 32, "max_distance": 64,
-                       "gru_rel_pos": True})
+    cfg = WavLMConfig(
+        {**TINY, "relative_position_embedding": True, "num_buckets": 32, "max_distance": 64, "gru_rel_pos": True}
+    )
     return WavLM(cfg), dict(cfg.__dict__)
 
 
@@ -197,8 +232,15 @@ def test_released_wavlm_loads_as_is_and_from_gpu_storage(tmp_path):
 def test_s3prl_converted_layout_is_used_directly(tmp_path):
     model, model_cfg, task_cfg, symbols = tiny_hubert()
     path = tmp_path / "hubert_converted.pt"
-    torch.save({"task_cfg": task_cfg, "model_cfg": model_cfg, "model_weight": model.state_dict(),
-                "dictionaries_symbols": [symbols]}, path)
+    torch.save(
+        {
+            "task_cfg": task_cfg,
+            "model_cfg": model_cfg,
+            "model_weight": model.state_dict(),
+            "dictionaries_symbols": [symbols],
+        },
+        path,
+    )
     assert checkpoints.prepare_local_checkpoint("hubert_local", path) == path
     assert_runs(Upstream("hubert_local", str(path)))
     assert converted_files(tmp_path) == []
@@ -259,8 +301,7 @@ def test_checkpoint_of_another_model_names_the_right_upstream(tmp_path):
 def test_conv_layer_string_that_is_not_a_layer_list_is_refused(tmp_path):
     model, cfg = tiny_wavlm()
     path = tmp_path / "WavLM-Base+.pt"
-    torch.save({"cfg": {**cfg, "conv_feature_layers": "__import__('os').getcwd()"}, "model": model.state_dict()},
-               path)
+    torch.save({"cfg": {**cfg, "conv_feature_layers": "__import__('os').getcwd()"}, "model": model.state_dict()}, path)
     with pytest.raises(SerError, match="conv_feature_layers .* refused"):
         Upstream("wavlm_local", str(path))
 

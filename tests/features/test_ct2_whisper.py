@@ -16,6 +16,7 @@ DTYPE_IDS = {np.dtype(np.float32): 0, np.dtype(np.int8): 1, np.dtype(np.int16): 
 
 def write_ct2(path, variables: dict, aliases: dict, spec="WhisperSpec", version=6):
     """CTranslate2's model.bin layout (python/ctranslate2/specs/model_spec.py, _serialize)."""
+
     def string(f, s):
         b = s.encode()
         f.write(struct.pack("<H", len(b) + 1) + b + b"\0")
@@ -62,10 +63,14 @@ def ct2_variables(model) -> dict:
 
     def ffn(src, dst):
         v[f"{dst}/ffn/layer_norm/gamma"], v[f"{dst}/ffn/layer_norm/beta"] = (
-            sd[f"{src}.final_layer_norm.weight"], sd[f"{src}.final_layer_norm.bias"])
+            sd[f"{src}.final_layer_norm.weight"],
+            sd[f"{src}.final_layer_norm.bias"],
+        )
         for i, fc in ((0, "fc1"), (1, "fc2")):
             v[f"{dst}/ffn/linear_{i}/weight"], v[f"{dst}/ffn/linear_{i}/bias"] = (
-                sd[f"{src}.{fc}.weight"], sd[f"{src}.{fc}.bias"])
+                sd[f"{src}.{fc}.weight"],
+                sd[f"{src}.{fc}.bias"],
+            )
 
     def stack(side, cross):
         cfg = model.config

@@ -5,11 +5,12 @@ what the whole upstream gives; and batches never change an utterance's features 
 import pytest
 import torch
 
-from conftest import save_tiny_s3prl_hubert
-from ser.features.upstream import Upstream
 from ser.features.tiny import make_tiny_whisper
+from ser.features.upstream import Upstream
 from ser.features.whisper import encoder_frames
 from ser.utils import SerError
+
+from conftest import save_tiny_s3prl_hubert
 
 WAV_LENS = [16000, 11000, 7050]
 
@@ -104,7 +105,7 @@ def test_exact_batches_run_a_padding_dependent_upstream_one_by_one(families):
     hp, _ = plain(wav, lens)
     he, le = exact(wav, lens)
     i, n = 2, WAV_LENS[2]
-    alone, la = plain(wav[i:i + 1, :n], lens[i:i + 1])
+    alone, la = plain(wav[i : i + 1, :n], lens[i : i + 1])
     f = int(la[0])
     assert int(le[i]) == f
     torch.testing.assert_close(he[-1][i, :f], alone[-1][0], atol=1e-5, rtol=1e-5)
@@ -135,8 +136,15 @@ def test_unsupported_settings_are_clear_errors(families, tmp_path):
     with pytest.raises(SerError, match="unpadded input"):
         up = Upstream("whisper_custom_padded", str(families["whisper_custom"]), trainable=True, trainable_layers=1)
         up.forward_top(torch.zeros(1, 3, 32), torch.tensor([3]))
-    cfg = dict(encoder_layers=2, encoder_embed_dim=48, encoder_ffn_embed_dim=96, encoder_attention_heads=2,
-               conv_pos=16, conv_pos_groups=4, conv_feature_layers="[(32,10,5)] + [(32,3,2)] * 4 + [(32,2,2)] * 2")
+    cfg = dict(
+        encoder_layers=2,
+        encoder_embed_dim=48,
+        encoder_ffn_embed_dim=96,
+        encoder_attention_heads=2,
+        conv_pos=16,
+        conv_pos_groups=4,
+        conv_feature_layers="[(32,10,5)] + [(32,3,2)] * 4 + [(32,2,2)] * 2",
+    )
     torch.save({"cfg": cfg, "model": WavLM(WavLMConfig(cfg)).state_dict()}, tmp_path / "wavlm.pt")
     with pytest.raises(SerError, match="WavLM"):
         Upstream("wavlm_local", str(tmp_path / "wavlm.pt"), trainable=True, trainable_layers=1)

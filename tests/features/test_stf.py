@@ -36,7 +36,7 @@ def test_pure_tone_centroid_energy_zcr(freq):
     assert np.median(tr["entropy"]) < 0.3
     assert np.median(tr["flux"]) < 0.01
     # Mean square of a sinusoid of amplitude a is a^2 / 2.
-    assert np.median(tr["log_energy"]) == pytest.approx(math.log(0.5 ** 2 / 2), abs=0.01)
+    assert np.median(tr["log_energy"]) == pytest.approx(math.log(0.5**2 / 2), abs=0.01)
     # Two zero crossings per period.
     assert np.median(tr["zcr"]) == pytest.approx(2 * freq / SR, rel=0.05)
 

@@ -12,8 +12,14 @@ from ser.features.store import FeatReader
 from ser.features.text import TextEncoder, default_encoder_path, encoder_tag, is_empty_transcript, resolve_encoder
 from ser.utils import SerError
 
-TEXTS = ["Great, we found the keys today!", "I hate this ridiculous car.", "", "<unk>",
-         "Sorry... my brother lost the house last week.", "ok"]
+TEXTS = [
+    "Great, we found the keys today!",
+    "I hate this ridiculous car.",
+    "",
+    "<unk>",
+    "Sorry... my brother lost the house last week.",
+    "ok",
+]
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +55,7 @@ def test_rows_are_the_model_hidden_states_of_the_real_tokens(encoder):
     feats = encoder.encode([text])[0]
     # Special tokens [CLS] ... [SEP] are cut: rows 1..n-2 of the full sequence, layer by layer.
     for k, layer in enumerate(hidden):
-        assert np.allclose(feats[:, k * 384:(k + 1) * 384], layer[0, 1:-1].numpy(), atol=1e-5)
+        assert np.allclose(feats[:, k * 384 : (k + 1) * 384], layer[0, 1:-1].numpy(), atol=1e-5)
 
 
 def test_batching_and_padding_do_not_change_features(encoder):
@@ -90,8 +96,7 @@ def test_bad_encoder_names(tmp_path):
 
 def make_data_dir(path, texts: dict):
     utts = sorted(texts)
-    dd = DataDir({"utt2spk": {u: "spk1" for u in utts}, "text": texts,
-                  "utt2emo": {u: "neu" for u in utts}}, path=None)
+    dd = DataDir({"utt2spk": {u: "spk1" for u in utts}, "text": texts, "utt2emo": {u: "neu" for u in utts}}, path=None)
     path.mkdir(parents=True)
     for name, mapping in dd.fields.items():
         (path / name).write_text("".join(f"{u} {mapping[u]}".rstrip() + "\n" for u in utts))
@@ -110,8 +115,21 @@ def test_dump_text_jobs_and_merge(tmp_path, monkeypatch, encoder):
     data = make_data_dir(tmp_path / "data", texts)
     out = tmp_path / "dump"
     for job in (1, 2):
-        run_dump(monkeypatch, "--data-dir", str(data), "--out", str(out), "--layers", "-1", "--nj", "2",
-                 "--job", str(job), "--batch-size", "2")
+        run_dump(
+            monkeypatch,
+            "--data-dir",
+            str(data),
+            "--out",
+            str(out),
+            "--layers",
+            "-1",
+            "--nj",
+            "2",
+            "--job",
+            str(job),
+            "--batch-size",
+            "2",
+        )
     run_dump(monkeypatch, "--data-dir", str(data), "--out", str(out), "--nj", "2", "--merge")
     reader = FeatReader(out / "feats.scp")
     assert reader.keys() == sorted(texts)

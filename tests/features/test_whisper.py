@@ -68,7 +68,7 @@ def test_audio_over_30s_goes_in_windows(tiny_whisper):
     wav = torch.randn(1, n) * 0.1
     hs, lens = up(wav, torch.tensor([n]))
     assert lens.tolist() == [1500 + 50] and hs[-1].shape[1] == 1550
-    tail, _ = up(wav[:, 30 * 16000:], torch.tensor([16000]))
+    tail, _ = up(wav[:, 30 * 16000 :], torch.tensor([16000]))
     torch.testing.assert_close(hs[-1][0, 1500:], tail[-1][0], atol=1e-4, rtol=1e-4)
     padded = Upstream("whisper_custom_padded", str(tiny_whisper))
     hp, lp = padded(wav, torch.tensor([n]))

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from ser.losses.ccc import CCCLoss, MSELoss, batch_ccc, make_regression_loss
 from ser.eval.metrics import ccc as metric_ccc
+from ser.losses.ccc import CCCLoss, MSELoss, batch_ccc, make_regression_loss
 from ser.utils import SerError
 
 

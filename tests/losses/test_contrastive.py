@@ -28,8 +28,9 @@ def test_neutral_weights_give_supervised_contrastive_loss():
     labels = torch.tensor([0, 0, 1, 1, 1, 2, 2, 0, 3, 1, 2, 0])  # class 3 has no positive: not an anchor
     probs = torch.softmax(torch.randn(12, 4), -1)
     for source in ("classifier", "contrastive"):
-        loss_fn = SWFCLoss(4, class_counts=[50, 30, 15, 5], temperature=0.2, focal_gamma=0.0, class_power=0.0,
-                           focal_source=source)
+        loss_fn = SWFCLoss(
+            4, class_counts=[50, 30, 15, 5], temperature=0.2, focal_gamma=0.0, class_power=0.0, focal_source=source
+        )
         loss, weights = loss_fn(emb, labels, probs)
         assert torch.allclose(weights, torch.ones(12))
         assert loss.item() == pytest.approx(supcon_reference(emb, labels, 0.2), rel=1e-5)
@@ -46,7 +47,7 @@ def test_misclassified_minority_sample_weighs_more():
     assert w[2] > 10 * w[0]  # the hard minority sample dominates the easy majority ones
     # class weights: k * n^-0.5, ratio 1:3 for counts 90, 10; mean 1 over training: 90k + 30k = 100
     assert loss_fn.class_weight.tolist() == pytest.approx([5 / 6, 2.5])
-    assert w[2].item() == pytest.approx(2.5 * 0.8 ** 2)
+    assert w[2].item() == pytest.approx(2.5 * 0.8**2)
 
     # ... and its share of the gradient grows accordingly.
     torch.manual_seed(1)

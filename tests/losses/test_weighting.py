@@ -7,8 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from ser.losses.weighting import (DynamicWeightAverage, FixedWeighting, GradNorm, dwa_weights,
-                                  make_weighting)
+from ser.losses.weighting import DynamicWeightAverage, FixedWeighting, GradNorm, dwa_weights, make_weighting
 from ser.utils import SerError
 
 
@@ -36,8 +35,10 @@ class ToyTwoTask(nn.Module):
 
     def losses(self):
         h = torch.tanh(self.shared(self.x))
-        return {"a": nn.functional.mse_loss(self.head_a(h), self.y_a),
-                "b": nn.functional.mse_loss(self.head_b(h), self.y_b)}
+        return {
+            "a": nn.functional.mse_loss(self.head_a(h), self.y_a),
+            "b": nn.functional.mse_loss(self.head_b(h), self.y_b),
+        }
 
 
 def test_fixed_lambda_combines_losses():
@@ -132,7 +133,6 @@ def test_gradnorm_equalises_gradient_norms():
 
 def test_gradnorm_alpha_favours_the_slower_task():
     """With alpha > 0 the task that trained less (higher L/L0) gets the larger gradient share."""
-    model = ToyTwoTask(scale_b=1.0)
     gn = GradNorm(["a", "b"], alpha=1.5, lr=0.02)
     gn.train()
     gn.update(torch.tensor([1.0, 1.0]), torch.tensor([1.0, 1.0]))  # initial losses 1, 1

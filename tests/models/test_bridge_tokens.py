@@ -9,8 +9,13 @@ from ser.losses.ccc import batch_ccc
 from ser.models import build_model
 from ser.utils import SerError
 
-INFO = {"num_classes": 4, "classes": ["neu", "hap", "ang", "sad"], "class_counts": [1, 1, 1, 1],
-        "feats": {"ssl": {"num_layers": 3, "dim": 8}, "text_emb": {"num_layers": 2, "dim": 6}}, "speakers": []}
+INFO = {
+    "num_classes": 4,
+    "classes": ["neu", "hap", "ang", "sad"],
+    "class_counts": [1, 1, 1, 1],
+    "feats": {"ssl": {"num_layers": 3, "dim": 8}, "text_emb": {"num_layers": 2, "dim": 6}},
+    "speakers": [],
+}
 SMALL = {"dim": 16, "heads": 2, "ffn_dim": 32, "num_tokens": 3, "audio_layers": 1, "text_layers": 1}
 
 
@@ -23,9 +28,16 @@ def items(text_lens=(4, 0, 6, 2), audio_lens=(7, 5, 9, 3), seed=0):
     rng = np.random.default_rng(seed)
     out = []
     for i, (ta, tt) in enumerate(zip(audio_lens, text_lens)):
-        out.append({"utt": f"u{i}", "ssl": rng.normal(size=(ta, 24)).astype(np.float32),
-                    "text_emb": rng.normal(size=(tt, 12)).astype(np.float32), "emo": i % 4,
-                    "vad": rng.uniform(-1, 1, 3).astype(np.float32), "text": "x"})
+        out.append(
+            {
+                "utt": f"u{i}",
+                "ssl": rng.normal(size=(ta, 24)).astype(np.float32),
+                "text_emb": rng.normal(size=(tt, 12)).astype(np.float32),
+                "emo": i % 4,
+                "vad": rng.uniform(-1, 1, 3).astype(np.float32),
+                "text": "x",
+            }
+        )
     return out
 
 
@@ -61,8 +73,9 @@ def test_loss_is_ce_plus_weighted_one_minus_ccc():
     batch = collate(items())
     with torch.no_grad():
         out = m.heads(m.encode(batch))
-        expected = torch.nn.functional.cross_entropy(out["emo_logits"], batch["emo"]) \
-            + 0.5 * (1 - batch_ccc(out["vad"], batch["vad"]).mean())
+        expected = torch.nn.functional.cross_entropy(out["emo_logits"], batch["emo"]) + 0.5 * (
+            1 - batch_ccc(out["vad"], batch["vad"]).mean()
+        )
         assert torch.allclose(m.predict(batch)["loss"], expected, atol=1e-6)
         assert torch.allclose(m(batch)["loss"], expected, atol=1e-6)
 

@@ -16,8 +16,13 @@ def _batch(lens=(90, 70, 50, 30), seed=0):
     x = torch.randn(len(lens), int(lens.max()), 40, generator=g) * 3 + 5
     for i, n in enumerate(lens):
         x[i, n:] = 0
-    return {"utt": [f"u{i}" for i in range(len(lens))], "fbank": x, "fbank_lens": lens,
-            "emo": torch.tensor([0, 3, 5, 7][: len(lens)]), "gender": torch.tensor([0, 1, 0, 1][: len(lens)])}
+    return {
+        "utt": [f"u{i}" for i in range(len(lens))],
+        "fbank": x,
+        "fbank_lens": lens,
+        "emo": torch.tensor([0, 3, 5, 7][: len(lens)]),
+        "gender": torch.tensor([0, 1, 0, 1][: len(lens)]),
+    }
 
 
 def test_forward_trains_both_tasks_and_predict_gives_logits():
@@ -74,8 +79,11 @@ def test_prediction_does_not_depend_on_the_rest_of_the_batch(norm, cnn):
     together = model.predict(batch)["emo_logits"]
     for i in range(4):
         n = int(batch["fbank_lens"][i])
-        alone = {"fbank": batch["fbank"][i : i + 1, :n], "fbank_lens": batch["fbank_lens"][i : i + 1],
-                 "emo": batch["emo"][i : i + 1]}
+        alone = {
+            "fbank": batch["fbank"][i : i + 1, :n],
+            "fbank_lens": batch["fbank_lens"][i : i + 1],
+            "emo": batch["emo"][i : i + 1],
+        }
         assert torch.allclose(model.predict(alone)["emo_logits"][0], together[i], atol=1e-4)
 
 

@@ -4,11 +4,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import save_tiny_s3prl_hubert
 from ser.features.upstream import Upstream
 from ser.features.upstream_masking import MaskableUpstream, conv_output_lengths, prepare_for_finetuning
 from ser.models import build_model
 from ser.utils import SerError
+
+from conftest import save_tiny_s3prl_hubert
 
 INFO = {"num_classes": 4, "classes": ["neu", "hap", "ang", "sad"], "feats": {"km8": {}, "km16": {}}}
 WAV_LENS = [16000, 11000, 7050]
@@ -26,8 +27,15 @@ def wavlm_tiny(tmp_path_factory):
     from s3prl.upstream.wavlm.WavLM import WavLM, WavLMConfig
 
     torch.manual_seed(0)
-    cfg = dict(encoder_layers=2, encoder_embed_dim=48, encoder_ffn_embed_dim=96, encoder_attention_heads=2,
-               conv_pos=16, conv_pos_groups=4, conv_feature_layers="[(32,10,5)] + [(32,3,2)] * 4 + [(32,2,2)] * 2")
+    cfg = dict(
+        encoder_layers=2,
+        encoder_embed_dim=48,
+        encoder_ffn_embed_dim=96,
+        encoder_attention_heads=2,
+        conv_pos=16,
+        conv_pos_groups=4,
+        conv_feature_layers="[(32,10,5)] + [(32,3,2)] * 4 + [(32,2,2)] * 2",
+    )
     path = tmp_path_factory.mktemp("wavlm") / "tiny_wavlm.pt"
     torch.save({"cfg": cfg, "model": WavLM(WavLMConfig(cfg)).state_dict()}, path)
     return path
@@ -39,8 +47,13 @@ def make_batch(seed=0, scales=(8, 16)):
     wav = torch.randn(len(lens), int(lens.max()), generator=g) * 0.1
     for i, n in enumerate(lens.tolist()):
         wav[i, n:] = 0.0
-    batch = {"utt": [f"u{i}" for i in range(len(lens))], "wav": wav, "wav_lens": lens,
-             "emo": torch.tensor([0, 2, 3]), "gender": torch.tensor([0, 1, -1])}
+    batch = {
+        "utt": [f"u{i}" for i in range(len(lens))],
+        "wav": wav,
+        "wav_lens": lens,
+        "emo": torch.tensor([0, 2, 3]),
+        "gender": torch.tensor([0, 1, -1]),
+    }
     frames = (lens - 1) // 320 + 1  # s3prl's frame count, what the label stores hold
     for k in scales:
         batch[f"km{k}"] = torch.randint(0, k, (len(lens), int(frames.max())), generator=g, dtype=torch.int32)
@@ -49,14 +62,27 @@ def make_batch(seed=0, scales=(8, 16)):
 
 
 def phase1(tiny_hubert, **kw):
-    conf = {"name": "gmp_atl_phase1", "upstream": "hf_hubert_custom", "upstream_path": str(tiny_hubert),
-            "lstm_hidden": 16, "proj_hidden": 16, "proj_dim": 8, **kw}
+    conf = {
+        "name": "gmp_atl_phase1",
+        "upstream": "hf_hubert_custom",
+        "upstream_path": str(tiny_hubert),
+        "lstm_hidden": 16,
+        "proj_hidden": 16,
+        "proj_dim": 8,
+        **kw,
+    }
     return build_model(conf, INFO)
 
 
 def phase2(tiny_hubert, **kw):
-    conf = {"name": "gmp_atl_phase2", "upstream": "hf_hubert_custom", "upstream_path": str(tiny_hubert),
-            "scales": [8, 16], "proj_hidden": 16, **kw}
+    conf = {
+        "name": "gmp_atl_phase2",
+        "upstream": "hf_hubert_custom",
+        "upstream_path": str(tiny_hubert),
+        "scales": [8, 16],
+        "proj_hidden": 16,
+        **kw,
+    }
     return build_model(conf, INFO)
 
 
@@ -92,7 +118,9 @@ def test_phase2_predicts_masked_frames_only(tiny_hubert):
         base = m.predict(batch)["loss"].item()
         # recover the mask predict() draws (seeded by the utterance ids)
         import zlib
+
         from ser.nn.masking import span_mask
+
         gen = torch.Generator().manual_seed(zlib.crc32(" ".join(batch["utt"]).encode()))
         conv = m.masker.conv_lengths(batch["wav_lens"])
         mask = span_mask(conv, int(conv.max()), 0.08, 10, 2, gen)
@@ -101,11 +129,11 @@ def test_phase2_predicts_masked_frames_only(tiny_hubert):
         for k in (8, 16):
             lab = batch[f"km{k}"].clone()
             t = mask.shape[1]
-            lab[:, :t][~mask] = (lab[:, :t][~mask] + 1) % k   # unmasked frames only
-            lab[:, t:] = (lab[:, t:] + 1) % k                  # s3prl's repeated tail frames
+            lab[:, :t][~mask] = (lab[:, :t][~mask] + 1) % k  # unmasked frames only
+            lab[:, t:] = (lab[:, t:] + 1) % k  # s3prl's repeated tail frames
             changed[f"km{k}"] = lab
         assert m.predict(changed)["loss"].item() == pytest.approx(base, rel=1e-6)
-        changed[f"km8"] = batch["km8"].clone()
+        changed["km8"] = batch["km8"].clone()
         changed["km8"][:, : mask.shape[1]][mask] = (changed["km8"][:, : mask.shape[1]][mask] + 3) % 8
         assert m.predict(changed)["loss"].item() != pytest.approx(base, rel=1e-6)
     m.train()
@@ -129,8 +157,15 @@ def test_phase2_needs_its_label_stores(tiny_hubert):
         phase2(tiny_hubert, scales=[8, 64])
     swapped = {**INFO, "feats": {"km8": {"k": 16}, "km16": {"k": 8}}}
     with pytest.raises(SerError, match="k = 16 codebook, not 8"):
-        build_model({"name": "gmp_atl_phase2", "upstream": "hf_hubert_custom", "upstream_path": str(tiny_hubert),
-                     "scales": [8, 16]}, swapped)
+        build_model(
+            {
+                "name": "gmp_atl_phase2",
+                "upstream": "hf_hubert_custom",
+                "upstream_path": str(tiny_hubert),
+                "scales": [8, 16],
+            },
+            swapped,
+        )
 
 
 def test_phase3_starts_from_the_phase2_upstream(tiny_hubert, tmp_path):
@@ -140,13 +175,21 @@ def test_phase3_starts_from_the_phase2_upstream(tiny_hubert, tmp_path):
         for p in p2.upstream.parameters():
             p.add_(0.01)  # make it differ from the random tiny model on disk
     torch.save(p2.state_dict(), tmp_path / "p2.pt")
-    conf = {"name": "gmp_atl_phase3", "upstream": "hf_hubert_custom", "upstream_path": str(tiny_hubert),
-            "init_from": str(tmp_path / "p2.pt"), "lstm_hidden": 16, "proj_hidden": 16, "proj_dim": 8}
+    conf = {
+        "name": "gmp_atl_phase3",
+        "upstream": "hf_hubert_custom",
+        "upstream_path": str(tiny_hubert),
+        "init_from": str(tmp_path / "p2.pt"),
+        "lstm_hidden": 16,
+        "proj_hidden": 16,
+        "proj_dim": 8,
+    }
     p3 = build_model(conf, INFO)
     want = p2.upstream.state_dict()
     for k, v in p3.upstream.state_dict().items():
         assert torch.equal(v, want[k]), k
     from ser.losses.margin import AMSoftmax, SoftmaxHead
+
     assert isinstance(p3.head, AMSoftmax) and p3.head.margin == 0.2 and p3.head.scale == 30.0
     batch = make_batch()
     p3(batch)["loss"].backward()
@@ -159,8 +202,15 @@ def test_init_from_a_checkpoint_of_another_upstream_is_a_clear_error(tiny_hubert
     p1 = phase1(tiny_hubert)
     torch.save(p1.state_dict(), tmp_path / "p1.pt")
     with pytest.raises(SerError, match="lacks"):
-        build_model({"name": "gmp_atl_phase3", "upstream": "hubert_local", "upstream_path": str(fairseq_hubert),
-                     "init_from": str(tmp_path / "p1.pt")}, INFO)
+        build_model(
+            {
+                "name": "gmp_atl_phase3",
+                "upstream": "hubert_local",
+                "upstream_path": str(fairseq_hubert),
+                "init_from": str(tmp_path / "p1.pt"),
+            },
+            INFO,
+        )
     with pytest.raises(SerError, match="not found"):
         phase2(tiny_hubert, init_from=str(tmp_path / "nothing.pt"))
 
@@ -177,7 +227,9 @@ def test_masking_adapter_on_each_family(name, tiny_hubert, fairseq_hubert, wavlm
     wavs = make_batch()["wav"]
     with torch.no_grad():
         plain, s3prl_lens = up(wavs, lens)
-        same, _, conv_lens, none = masker.masked_forward(wavs, lens, lambda cl, t: torch.zeros(len(cl), t, dtype=torch.bool))
+        same, _, conv_lens, none = masker.masked_forward(
+            wavs, lens, lambda cl, t: torch.zeros(len(cl), t, dtype=torch.bool)
+        )
         assert not none.any() and torch.allclose(plain[-1], same[-1], atol=1e-5)
         masked, _, _, mask = masker.masked_forward(wavs, lens, lambda cl, t: torch.ones(len(cl), t, dtype=torch.bool))
         assert mask.all() and not torch.allclose(plain[-1], masked[-1], atol=1e-3)
@@ -198,14 +250,25 @@ def test_a_feature_only_upstream_cannot_be_masked_or_trained():
 
 def test_unfrozen_conv_stack_of_a_fairseq_upstream_gets_gradients(fairseq_hubert):
     # s3prl's fairseq experts run the conv stack without gradients; freeze_cnn: false must undo that
-    m = build_model({"name": "gmp_atl_phase1", "upstream": "hubert_local", "upstream_path": str(fairseq_hubert),
-                     "freeze_cnn": False, "lstm_hidden": 8, "proj_hidden": 8, "proj_dim": 8}, INFO)
+    m = build_model(
+        {
+            "name": "gmp_atl_phase1",
+            "upstream": "hubert_local",
+            "upstream_path": str(fairseq_hubert),
+            "freeze_cnn": False,
+            "lstm_hidden": 8,
+            "proj_hidden": 8,
+            "proj_dim": 8,
+        },
+        INFO,
+    )
     m(make_batch())["loss"].backward()
     conv = m.upstream.model.upstream.model.feature_extractor
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in conv.parameters())
 
 
 # ---- Whisper-shaped upstream, partial fine-tuning and its frozen-layer cache ----
+
 
 def whisper_batch(scales=(8, 16)):
     """make_batch with label stores as long as Whisper's exact frame counts (no repeated tail)."""
@@ -214,8 +277,11 @@ def whisper_batch(scales=(8, 16)):
     batch = make_batch(scales=scales)
     frames = torch.tensor([encoder_frames(n) for n in WAV_LENS])
     for k in scales:
-        batch[f"km{k}"] = batch[f"km{k}"][:, : int(frames.max())] if batch[f"km{k}"].shape[1] >= int(frames.max()) \
+        batch[f"km{k}"] = (
+            batch[f"km{k}"][:, : int(frames.max())]
+            if batch[f"km{k}"].shape[1] >= int(frames.max())
             else torch.randint(0, k, (len(WAV_LENS), int(frames.max())), dtype=torch.int32)
+        )
         batch[f"km{k}_lens"] = frames.clone()
     return batch
 
@@ -261,12 +327,31 @@ def test_whisper_phase2_trains_top_layers_and_mask_embedding(tiny_whisper, tmp_p
     """Phase 2 on Whisper with partial fine-tuning: masking at the transformer input, exact frame
     counts for the labels, gradients only for the top layer, the mask embedding and the heads; the
     mask embedding is optional when loading a phase-1 checkpoint (Whisper has none before)."""
-    p1 = build_model({"name": "gmp_atl_phase1", "upstream": "whisper_custom", "upstream_path": str(tiny_whisper),
-                      "trainable_layers": 1, "lstm_hidden": 8, "proj_hidden": 8, "proj_dim": 8}, INFO)
+    p1 = build_model(
+        {
+            "name": "gmp_atl_phase1",
+            "upstream": "whisper_custom",
+            "upstream_path": str(tiny_whisper),
+            "trainable_layers": 1,
+            "lstm_hidden": 8,
+            "proj_hidden": 8,
+            "proj_dim": 8,
+        },
+        INFO,
+    )
     torch.save(p1.state_dict(), tmp_path / "p1.pt")
-    m = build_model({"name": "gmp_atl_phase2", "upstream": "whisper_custom", "upstream_path": str(tiny_whisper),
-                     "scales": [8, 16], "proj_hidden": 8, "trainable_layers": 1, "init_from": str(tmp_path / "p1.pt")},
-                    INFO)
+    m = build_model(
+        {
+            "name": "gmp_atl_phase2",
+            "upstream": "whisper_custom",
+            "upstream_path": str(tiny_whisper),
+            "scales": [8, 16],
+            "proj_hidden": 8,
+            "trainable_layers": 1,
+            "init_from": str(tmp_path / "p1.pt"),
+        },
+        INFO,
+    )
     m.train()
     batch = whisper_batch()
     out = m(batch)
@@ -282,15 +367,30 @@ def test_whisper_phase2_trains_top_layers_and_mask_embedding(tiny_whisper, tmp_p
 
 
 def frozen_meta(up, **changes):
-    return {"kind": "upstream_frozen", "upstream": up.name, "trainable_layers": up.trainable_layers,
-            "layer": up.first_trainable, "fingerprint": up.frozen_fingerprint(), "store": "dump/x/feats.scp", **changes}
+    return {
+        "kind": "upstream_frozen",
+        "upstream": up.name,
+        "trainable_layers": up.trainable_layers,
+        "layer": up.first_trainable,
+        "fingerprint": up.frozen_fingerprint(),
+        "store": "dump/x/feats.scp",
+        **changes,
+    }
 
 
 def test_phases_1_and_3_read_the_frozen_cache(tiny_whisper, tmp_path):
     """A model reading the cached frozen bottom gives what it gives on the audio; a cache of other
     weights, of another split, or a layer below the cache are refused."""
-    conf = {"name": "gmp_atl_phase1", "upstream": "whisper_custom", "upstream_path": str(tiny_whisper),
-            "trainable_layers": 1, "lstm_hidden": 8, "proj_hidden": 8, "proj_dim": 8, "dropout": 0.0}
+    conf = {
+        "name": "gmp_atl_phase1",
+        "upstream": "whisper_custom",
+        "upstream_path": str(tiny_whisper),
+        "trainable_layers": 1,
+        "lstm_hidden": 8,
+        "proj_hidden": 8,
+        "proj_dim": 8,
+        "dropout": 0.0,
+    }
     torch.manual_seed(0)
     audio = build_model(conf, INFO)
     info = {**INFO, "feats": {"frozen": frozen_meta(audio.upstream)}}
@@ -304,16 +404,24 @@ def test_phases_1_and_3_read_the_frozen_cache(tiny_whisper, tmp_path):
     audio.eval()
     cached.eval()
     with torch.no_grad():
-        torch.testing.assert_close(audio.predict(batch)["emo_logits"], cached.predict(cbatch)["emo_logits"],
-                                   atol=2e-3, rtol=1e-3)
+        torch.testing.assert_close(
+            audio.predict(batch)["emo_logits"], cached.predict(cbatch)["emo_logits"], atol=2e-3, rtol=1e-3
+        )
     cached.train()
     cached(cbatch)["loss"].backward()
     assert all(p.grad is None for p in cached.upstream.stack.layers[0].parameters())
 
     torch.save(audio.state_dict(), tmp_path / "p1.pt")
-    p3 = {"name": "gmp_atl_phase3", "upstream": "whisper_custom", "upstream_path": str(tiny_whisper),
-          "trainable_layers": 1, "lstm_hidden": 8, "proj_hidden": 8, "proj_dim": 8,
-          "init_from": str(tmp_path / "p1.pt")}
+    p3 = {
+        "name": "gmp_atl_phase3",
+        "upstream": "whisper_custom",
+        "upstream_path": str(tiny_whisper),
+        "trainable_layers": 1,
+        "lstm_hidden": 8,
+        "proj_hidden": 8,
+        "proj_dim": 8,
+        "init_from": str(tmp_path / "p1.pt"),
+    }
     assert build_model(p3, info).cache == "frozen"
     with torch.no_grad():
         audio.upstream.stack.layers[0].fc1.weight.add_(0.1)  # a phase that trained the "frozen" layers

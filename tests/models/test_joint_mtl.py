@@ -11,11 +11,13 @@ from torch.utils.data import Dataset
 from ser.data.dataset import collate
 from ser.models import build_model
 from ser.models.joint_mtl import JointMTL, RunningCMVN
-from ser.train.trainer import Trainer, TrainConfig, make_optimizer
+from ser.train.trainer import TrainConfig, Trainer, make_optimizer
 from ser.utils import SerError
 
 INFO = {
-    "num_classes": 4, "classes": ["neu", "hap", "ang", "sad"], "class_counts": [8, 4, 2, 2],
+    "num_classes": 4,
+    "classes": ["neu", "hap", "ang", "sad"],
+    "class_counts": [8, 4, 2, 2],
     "feats": {
         "mfcc": {"kind": "mfcc", "num_layers": 1, "dim": 39},
         "stf": {"kind": "stf", "num_layers": 1, "dim": 9},
@@ -81,7 +83,7 @@ def test_predictions_do_not_depend_on_the_batch():
         m(batch)["loss"].backward()
     m.eval()
     together = m.predict(batch)
-    for i, frames in enumerate((37, 20, 9)):
+    for i in range(3):
         rng = np.random.default_rng(0)
         items = [make_item(j, f, rng) for j, f in enumerate((37, 20, 9))]
         alone = m.predict(collate([items[i]]))
@@ -132,8 +134,9 @@ def test_config_errors_are_clear():
 
 
 def test_registered_and_configurable_per_encoder():
-    m = build_model({"name": "joint_mtl", "encoders": ["mfcc", "hub"], "subsample": {"hub": 1, "feat": 2},
-                     **SMALL}, INFO)
+    m = build_model(
+        {"name": "joint_mtl", "encoders": ["mfcc", "hub"], "subsample": {"hub": 1, "feat": 2}, **SMALL}, INFO
+    )
     assert isinstance(m, JointMTL)
     assert [e.stride for e in m.encoders] == [2, 1]
     # Positions are on one 10 ms axis: mfcc every 2 x 10 ms, hub every 1 x 20 ms.
@@ -158,8 +161,10 @@ def test_gradnorm_weights_move_and_stay_out_of_the_optimizer():
 
 def test_dwa_hook_and_epoch_logs():
     m = model(encoders=["hub"], weighting="dwa", dwa_temperature=2.0)
-    history = [{"epoch": 1, "train": {"loss_cls": 1.0, "loss_reg": 0.8}},
-               {"epoch": 2, "train": {"loss_cls": 0.9, "loss_reg": 0.4}}]
+    history = [
+        {"epoch": 1, "train": {"loss_cls": 1.0, "loss_reg": 0.8}},
+        {"epoch": 2, "train": {"loss_cls": 0.9, "loss_reg": 0.4}},
+    ]
     m.on_epoch_start(3, history)
     e = [math.exp(0.9 / 1.0 / 2), math.exp(0.4 / 0.8 / 2)]
     logs = m.epoch_logs()
@@ -210,6 +215,7 @@ def _fit(tmp, model_obj, kill_at=None):
             if epoch == kill_at:
                 raise Killed
             hook(epoch, history)
+
         model_obj.on_epoch_start = dying
     conf = TrainConfig(max_epochs=3, batch_size=4, lr=5e-3, patience=100, select_metric="ua", seed=0, device="cpu")
     return Trainer(model_obj, conf, tmp, num_classes=4).fit(ToyData(), ToyData(n=8, seed=1))

@@ -21,18 +21,31 @@ def vocab(tmp_path_factory):
 def make(tiny_hubert, vocab, **kw):
     torch.manual_seed(0)
     info = {"num_classes": 4, "classes": CLASSES, "class_counts": [10, 5, 3, 2], "feats": {}, "speakers": SPEAKERS}
-    conf = {"name": "mtl_coattn", "upstream": "hf_hubert_custom", "upstream_path": str(tiny_hubert), "dim": 16,
-            "heads": 2, "spk_embed_dim": 8, "swfc_proj_dim": 8, "vocab": vocab, **kw}
+    conf = {
+        "name": "mtl_coattn",
+        "upstream": "hf_hubert_custom",
+        "upstream_path": str(tiny_hubert),
+        "dim": 16,
+        "heads": 2,
+        "spk_embed_dim": 8,
+        "swfc_proj_dim": 8,
+        "vocab": vocab,
+        **kw,
+    }
     return build_model(conf, info)
 
 
 def batch(**kw):
     g = torch.Generator().manual_seed(1)
-    b = {"utt": list("abcdef"), "wav": torch.randn(6, 16000, generator=g) * 0.1,
-         "wav_lens": torch.tensor([16000, 15000, 12000, 9000, 16000, 14000]),
-         "emo": torch.tensor([0, 0, 1, 2, 3, 1]), "gender": torch.tensor([0, 1, -1, 0, 1, 1]),
-         "spk": torch.tensor([0, 1, 2, 3, -1, 0]),
-         "text": ["hello world", "good day", "", "<unk>", "hello", "day"]}
+    b = {
+        "utt": list("abcdef"),
+        "wav": torch.randn(6, 16000, generator=g) * 0.1,
+        "wav_lens": torch.tensor([16000, 15000, 12000, 9000, 16000, 14000]),
+        "emo": torch.tensor([0, 0, 1, 2, 3, 1]),
+        "gender": torch.tensor([0, 1, -1, 0, 1, 1]),
+        "spk": torch.tensor([0, 1, 2, 3, -1, 0]),
+        "text": ["hello world", "good day", "", "<unk>", "hello", "day"],
+    }
     b.update(kw)
     return b
 
@@ -98,11 +111,25 @@ def test_config_errors(tiny_hubert, vocab):
         make(tiny_hubert, None)
     with pytest.raises(SerError, match="spk_loss"):
         make(tiny_hubert, vocab, spk_loss="arcface")
-    info = {"num_classes": 4, "classes": CLASSES, "class_counts": [1, 1, 1, 1], "feats": {},
-            "speakers": ["s1", "unk_a", "unk_b"]}
+    info = {
+        "num_classes": 4,
+        "classes": CLASSES,
+        "class_counts": [1, 1, 1, 1],
+        "feats": {},
+        "speakers": ["s1", "unk_a", "unk_b"],
+    }
     with pytest.raises(SerError, match="2 known training speakers"):
-        build_model({"name": "mtl_coattn", "upstream": "hf_hubert_custom", "upstream_path": str(tiny_hubert),
-                     "dim": 16, "heads": 2, "aux_tasks": ["speaker"]}, info)
+        build_model(
+            {
+                "name": "mtl_coattn",
+                "upstream": "hf_hubert_custom",
+                "upstream_path": str(tiny_hubert),
+                "dim": 16,
+                "heads": 2,
+                "aux_tasks": ["speaker"],
+            },
+            info,
+        )
     model = make(tiny_hubert, vocab)
     with pytest.raises(SerError, match="use_wav"):
         model({"emo": torch.tensor([0])})

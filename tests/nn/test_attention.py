@@ -3,8 +3,7 @@
 import pytest
 import torch
 
-from ser.nn.attention import (CoAttention, CrossAttentionBlock, SelfAttentionEncoder, padding_mask,
-                              sinusoidal_positions)
+from ser.nn.attention import CoAttention, CrossAttentionBlock, SelfAttentionEncoder, padding_mask, sinusoidal_positions
 
 D = 16
 
@@ -34,7 +33,10 @@ def real_rows(y, lens):
 
 def test_padding_mask_convention():
     assert padding_mask(torch.tensor([2, 0, 3]), 3).tolist() == [
-        [False, False, True], [True, True, True], [False, False, False]]
+        [False, False, True],
+        [True, True, True],
+        [False, False, False],
+    ]
 
 
 def test_sinusoidal_positions_shape_and_values():

@@ -61,8 +61,10 @@ def test_an_utterance_does_not_depend_on_its_batch():
     seqs, masks = inputs([5, 2, 7], [3, 6, 1])
     with torch.no_grad():
         full = fusion(seqs, masks)
-        alone = fusion({m: s[1:2, :2 if m == "audio" else 6] for m, s in seqs.items()},
-                       {m: k[1:2, :2 if m == "audio" else 6] for m, k in masks.items()})
+        alone = fusion(
+            {m: s[1:2, : 2 if m == "audio" else 6] for m, s in seqs.items()},
+            {m: k[1:2, : 2 if m == "audio" else 6] for m, k in masks.items()},
+        )
     assert torch.allclose(full[1], alone[0], atol=1e-5)
 
 

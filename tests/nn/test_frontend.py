@@ -30,7 +30,7 @@ def test_output_does_not_depend_on_padding_or_batch():
     wav[1, 5000:] = 0.0
     y, ylens = fe(wav, lens)
     assert y.shape == (2, int(ylens.max()), 8)
-    assert torch.all(y[1, ylens[1]:] == 0)
+    assert torch.all(y[1, ylens[1] :] == 0)
     alone, alone_lens = fe(wav[1:, :5000], lens[1:])
     assert alone_lens.item() == ylens[1].item()
     assert torch.allclose(alone[0], y[1, : ylens[1]], atol=1e-5)

@@ -35,8 +35,8 @@ def test_spans_stay_inside_real_frames_and_are_at_least_span_long():
         assert not row[n:].any(), "a padded frame was masked"
         assert all(r >= 10 for r in runs(row[:n])), "a masked run shorter than one span"
     assert mask[0].sum() > 0 and mask[1].sum() >= 10
-    assert mask[3, :10].all()                                  # exactly one span fits: it is masked
-    assert not mask[4].any() and not mask[5].any()          # shorter than a span: untouched
+    assert mask[3, :10].all()  # exactly one span fits: it is masked
+    assert not mask[4].any() and not mask[5].any()  # shorter than a span: untouched
 
 
 def test_min_masks_and_zero_probability():

@@ -1,4 +1,5 @@
 """Tests for tools/utils/parse_options.sh, sourced from a small driver script."""
+
 import subprocess
 from pathlib import Path
 
@@ -26,8 +27,8 @@ def driver(tmp_path):
     script.write_text(DRIVER.format(parse_options=UTILS / "parse_options.sh"))
 
     def run(*args):
-        return subprocess.run(["bash", str(script), *args], cwd=tmp_path,
-                              capture_output=True, text=True, timeout=10)
+        return subprocess.run(["bash", str(script), *args], cwd=tmp_path, capture_output=True, text=True, timeout=10)
+
     return run
 
 
@@ -42,8 +43,7 @@ def values(proc):
 
 def test_defaults_untouched(driver):
     v = values(driver())
-    assert v == {"stage": "0", "stop_stage": "100", "use_gpu": "true", "tag": "a b",
-                 "nargs": "0"}
+    assert v == {"stage": "0", "stop_stage": "100", "use_gpu": "true", "tag": "a b", "nargs": "0"}
 
 
 @pytest.mark.parametrize("option", ["--stop-stage", "--stop_stage"])

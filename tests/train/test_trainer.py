@@ -8,7 +8,7 @@ from ser.data.datadir import DataDir
 from ser.data.dataset import UttDataset
 from ser.features.store import FeatReader, FeatWriter
 from ser.models import build_model
-from ser.train.trainer import Trainer, TrainConfig
+from ser.train.trainer import TrainConfig, Trainer
 from ser.utils import SerError
 
 CLASSES = ["neu", "hap", "ang", "sad"]
@@ -81,7 +81,9 @@ def test_unknown_keys_are_errors():
     with pytest.raises(SerError, match="unknown config keys"):
         TrainConfig.from_dict({"lr": 1e-3, "lrr": 1})
     with pytest.raises(SerError, match=r"model 'baseline': unknown config keys \['hidden'\]"):
-        build_model({"name": "baseline", "hidden": 3}, {"num_classes": 2, "feats": {"ssl": {"num_layers": 1, "dim": 2}}})
+        build_model(
+            {"name": "baseline", "hidden": 3}, {"num_classes": 2, "feats": {"ssl": {"num_layers": 1, "dim": 2}}}
+        )
 
 
 def test_select_last_keeps_the_final_epoch(tmp_path, data):

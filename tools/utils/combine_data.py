@@ -9,13 +9,13 @@ only some sources have is left out, with a warning. spk2utt is rebuilt from utt2
 in two sources is an error: combining must not duplicate data. Files are written to temporary
 names and renamed, so a killed run never leaves a half-written directory behind.
 """
+
 import argparse
 import os
 import sys
 
 PROG = "combine_data.py"
-PER_UTT = ("wav.scp", "utt2spk", "text", "utt2emo", "utt2gender", "utt2vad", "utt2dur", "utt2num_frames",
-           "utt2intensity", "feats.scp")
+from ser.data.datadir import UTT_FIELDS as PER_UTT  # noqa: E402  (one list for tools and library)
 
 
 def read_lines(path):
@@ -47,14 +47,19 @@ def main(argv):
         if len(present) < len(srcs):
             print(f"{PROG}: warning: {name} is not in every source, left out of {dest}", file=sys.stderr)
             continue
-        rows = sorted((line for s in srcs for line in read_lines(os.path.join(s, name))),
-                      key=lambda line: line.split(maxsplit=1)[0].encode())
+        rows = sorted(
+            (line for s in srcs for line in read_lines(os.path.join(s, name))),
+            key=lambda line: line.split(maxsplit=1)[0].encode(),
+        )
         write(os.path.join(dest, name), rows)
     spk2utt = {}
     for line in read_lines(os.path.join(dest, "utt2spk")):
         utt, spk = line.split()[:2]
         spk2utt.setdefault(spk, []).append(utt)
-    write(os.path.join(dest, "spk2utt"), [f"{s} {' '.join(u)}" for s, u in sorted(spk2utt.items(), key=lambda x: x[0].encode())])
+    write(
+        os.path.join(dest, "spk2utt"),
+        [f"{s} {' '.join(u)}" for s, u in sorted(spk2utt.items(), key=lambda x: x[0].encode())],
+    )
     print(f"{PROG}: combined {len(owner)} utterances of {len(srcs)} data dirs into {dest}", file=sys.stderr)
 
 

@@ -17,6 +17,7 @@ Reports on stderr, e.g.
 If no utterance would be left, the directory is not changed and the exit
 status is 1.
 """
+
 import argparse
 import os
 import shutil
@@ -24,8 +25,7 @@ import sys
 import tempfile
 
 PROG = "fix_data_dir.py"
-PER_UTT = ("wav.scp", "utt2spk", "text", "utt2emo", "utt2gender", "utt2vad", "utt2dur",
-           "utt2num_frames", "feats.scp", "utt2intensity")
+from ser.data.datadir import UTT_FIELDS as PER_UTT  # noqa: E402  (one list for tools and library)
 
 
 def die(msg):
@@ -71,9 +71,12 @@ def write_atomically(path, text):
 
 def main():
     title, usage, details = __doc__.split("\n\n", 2)
-    ap = argparse.ArgumentParser(prog=PROG, usage=usage.split(": ", 1)[1],
-                                 description=f"{title}\n\n{details}",
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog=PROG,
+        usage=usage.split(": ", 1)[1],
+        description=f"{title}\n\n{details}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("data_dir")
     d = ap.parse_args().data_dir
     if not os.path.isfile(os.path.join(d, "utt2spk")):
@@ -91,16 +94,16 @@ def main():
     kept = set.intersection(*(set(t) for t in tables.values()))
     if not kept:
         die(f"no utterance is present in all of {', '.join(tables)}; {d} left unchanged")
-    missing = [f"{len(all_utts) - len(t)} missing from {name}"
-               for name, t in tables.items() if len(t) < len(all_utts)]
+    missing = [f"{len(all_utts) - len(t)} missing from {name}" for name, t in tables.items() if len(t) < len(all_utts)]
     order = sorted(kept, key=c_order)
 
     spk2utt = {}
     for utt in order:
         spk2utt.setdefault(tables["utt2spk"][utt].split()[1], []).append(utt)
     outputs = {name: "".join(t[utt] + "\n" for utt in order) for name, t in tables.items()}
-    outputs["spk2utt"] = "".join(f"{spk} {' '.join(utts)}\n" for spk, utts in
-                                 sorted(spk2utt.items(), key=lambda kv: c_order(kv[0])))
+    outputs["spk2utt"] = "".join(
+        f"{spk} {' '.join(utts)}\n" for spk, utts in sorted(spk2utt.items(), key=lambda kv: c_order(kv[0]))
+    )
     try:
         backup = os.path.join(d, ".backup")
         os.makedirs(backup, exist_ok=True)

@@ -4,6 +4,7 @@ Both take `[options] [JOB=START:END] <log-file> <command> [<arg> ...]` with the 
 the command the same way and write logs in the same format, so a $cmd behaves identically locally
 and on Slurm. Messages start with the launcher's own name (its sys.argv[0]).
 """
+
 import re
 import shlex
 import sys
@@ -64,8 +65,7 @@ def parse_args(argv, usage):
     if len(rest) < 2:
         die("expected [JOB=START:END] <log-file> <command> [<arg> ...] (see --help)")
     if var and end > start and var not in rest[0]:
-        die(f"{end - start + 1} jobs would all write to the same log file {rest[0]} "
-            f"(it should contain {var})")
+        die(f"{end - start + 1} jobs would all write to the same log file {rest[0]} (it should contain {var})")
     return opts, var, start, end, rest[0], rest[1:]
 
 
@@ -89,8 +89,10 @@ def log_header(cmd, started, host=None):
 
 
 def log_footer(code, elapsed, threads, ended):
-    return (f"# Accounting: time={elapsed} threads={threads}\n"
-            f"# Ended (code {code}) at {ended}, elapsed time {elapsed} seconds\n")
+    return (
+        f"# Accounting: time={elapsed} threads={threads}\n"
+        f"# Ended (code {code}) at {ended}, elapsed time {elapsed} seconds\n"
+    )
 
 
 def die_if_failed(failed, njobs, logfile, var, first_failed_log=None):
@@ -99,8 +101,11 @@ def die_if_failed(failed, njobs, logfile, var, first_failed_log=None):
     if failed:
         if first_failed_log is not None:
             try:
-                errors = [ln for ln in Path(first_failed_log).read_text(errors="replace").splitlines()
-                          if ln.startswith("ERROR")]
+                errors = [
+                    ln
+                    for ln in Path(first_failed_log).read_text(errors="replace").splitlines()
+                    if ln.startswith("ERROR")
+                ]
             except OSError:
                 errors = []
             for line in errors[-3:]:

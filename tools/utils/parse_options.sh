@@ -62,6 +62,7 @@ while [[ $__po_i -le $# ]]; do
     fi
     # "." searches PATH for names without a slash; we mean the file given.
     [[ "$__po_cfg" == */* ]] || __po_cfg=./$__po_cfg
+    # shellcheck source=/dev/null
     . "$__po_cfg" || { echo "parse_options.sh: error while sourcing '$__po_cfg'" >&2; exit 1; }
   fi
 done

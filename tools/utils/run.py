@@ -27,6 +27,7 @@ and stderr, "# Accounting: time=<seconds> threads=1" and
 Exit status: 0 if every job succeeded; otherwise 1 with
 "run.py: K / N failed, log is in <log-file with JOB -> *>" on stderr.
 """
+
 import os
 import subprocess
 import sys
@@ -35,8 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))  # launcher_common, from any cwd
-from launcher_common import (die, die_if_failed, log_footer, log_header, now,  # noqa: E402
-                             parse_args, shell_join, substitute)
+from launcher_common import die, die_if_failed, log_footer, log_header, now, parse_args, shell_join, substitute  # noqa: E402
 
 
 def run_job(index, var, logfile, command):
@@ -47,8 +47,9 @@ def run_job(index, var, logfile, command):
     with open(log, "w") as f:
         f.write(log_header(cmd, now()))
         f.flush()  # our header must precede the child's output in the file
-        code = subprocess.run(["bash", "-c", cmd], stdin=subprocess.DEVNULL,
-                              stdout=f, stderr=subprocess.STDOUT).returncode
+        code = subprocess.run(
+            ["bash", "-c", cmd], stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT
+        ).returncode
         if code < 0:  # killed by a signal: report it the way a shell would
             code = 128 - code
         elapsed = int(time.time() - start)
@@ -62,8 +63,7 @@ def main(argv):
     max_jobs = opts.get("max_jobs_run") or len(os.sched_getaffinity(0)) or 1
     try:
         with ThreadPoolExecutor(max_workers=min(max_jobs, njobs)) as pool:
-            codes = list(pool.map(lambda j: run_job(j, var, logfile, command),
-                                  range(start, end + 1)))
+            codes = list(pool.map(lambda j: run_job(j, var, logfile, command), range(start, end + 1)))
     except OSError as e:
         die(f"cannot run job: {e}")
     failed = [j for j, c in zip(range(start, end + 1), codes) if c != 0]

@@ -34,6 +34,7 @@ Config file format: one entry per line; "#" starts a comment.
 Exit status: 0 if every task logged "# Ended (code 0)"; otherwise 1 with
 "slurm.py: K / N failed, log is in <log-file with JOB -> *>" on stderr.
 """
+
 import os
 import re
 import shlex
@@ -44,8 +45,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))  # launcher_common, from any cwd
-from launcher_common import (OPTIONS, die, die_if_failed, log_footer, log_header,  # noqa: E402
-                             parse_args, shell_join, substitute)
+from launcher_common import OPTIONS, die, die_if_failed, log_footer, log_header, parse_args, shell_join, substitute  # noqa: E402
 
 PROG = "slurm.py"
 
@@ -68,8 +68,7 @@ def read_config(path):
         elif kind == "sbatch" and rest.strip():
             extra += shlex.split(rest)
         else:
-            die(f"{path} line {n}: expected 'option <name>=<value>' or 'sbatch <args>', "
-                f"got '{line}'")
+            die(f"{path} line {n}: expected 'option <name>=<value>' or 'sbatch <args>', got '{line}'")
     return defaults, extra
 
 
@@ -126,8 +125,7 @@ def main(argv):
     qdir = template.parent / "q"
     script = qdir / f"{name}.sh"
     array = f"{start}-{end}" + (f"%{o['max_jobs_run']}" if "max_jobs_run" in o else "")
-    cmd = [sbatch, "--parsable", "--wait", f"--array={array}", f"--job-name={name}",
-           f"--output={qdir}/{name}.%a.out"]
+    cmd = [sbatch, "--parsable", "--wait", f"--array={array}", f"--job-name={name}", f"--output={qdir}/{name}.%a.out"]
     if "num_threads" in o:
         cmd.append(f"--cpus-per-task={o['num_threads']}")
     if "mem" in o:
@@ -153,8 +151,7 @@ def main(argv):
     failed = [log for log in logs if not task_succeeded(log)]
     die_if_failed(len(failed), len(logs), logfile, var, failed[0] if failed else None)
     if proc.returncode != 0:
-        die(f"sbatch exited with status {proc.returncode} (job {proc.stdout.strip()}), "
-            f"see {qdir}/{name}.*.out")
+        die(f"sbatch exited with status {proc.returncode} (job {proc.stdout.strip()}), see {qdir}/{name}.*.out")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ appearance, are cut into N contiguous groups with near-equal line counts, and
 each part keeps the input's line order. <in-file> may be "-" for stdin.
 It is an error to ask for more parts than there are lines (or speakers).
 """
+
 import argparse
 import sys
 
@@ -53,9 +54,12 @@ def group_sizes(sizes, n):
 
 def main():
     title, usage, details = __doc__.split("\n\n", 2)
-    ap = argparse.ArgumentParser(prog=PROG, usage=usage.split(": ", 1)[1],
-                                 description=f"{title}\n\n{details}",
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog=PROG,
+        usage=usage.split(": ", 1)[1],
+        description=f"{title}\n\n{details}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("--utt2spk", help="keep the lines of each speaker in one part")
     ap.add_argument("input")
     ap.add_argument("outputs", nargs="+")
@@ -69,7 +73,7 @@ def main():
         bounds = [0]
         for k in range(n):
             bounds.append(bounds[-1] + base + (k < extra))
-        parts = [lines[bounds[k]:bounds[k + 1]] for k in range(n)]
+        parts = [lines[bounds[k] : bounds[k + 1]] for k in range(n)]
     else:
         spk_of = {}
         for num, line in enumerate(read_lines(args.utt2spk), 1):

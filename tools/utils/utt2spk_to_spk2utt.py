@@ -7,6 +7,7 @@ Reads "<utt> <spk>" lines (from the file, or stdin if none or "-") and writes
 "<spk> <utt1> <utt2> ..." lines: speakers in C-locale (byte) order, each
 speaker's utterances in input order.
 """
+
 import argparse
 import sys
 
@@ -19,9 +20,12 @@ def c_order(s):
 
 def main():
     title, usage, details = __doc__.split("\n\n", 2)
-    ap = argparse.ArgumentParser(prog=PROG, usage=usage.split(": ", 1)[1],
-                                 description=f"{title}\n\n{details}",
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog=PROG,
+        usage=usage.split(": ", 1)[1],
+        description=f"{title}\n\n{details}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("utt2spk", nargs="?", default="-")
     args = ap.parse_args()
     try:
@@ -40,12 +44,10 @@ def main():
     for num, line in enumerate(lines, 1):
         fields = line.split()
         if len(fields) != 2:
-            print(f"{PROG}: {args.utt2spk} line {num}: expected '<utt> <spk>', got '{line}'",
-                  file=sys.stderr)
+            print(f"{PROG}: {args.utt2spk} line {num}: expected '<utt> <spk>', got '{line}'", file=sys.stderr)
             sys.exit(1)
         spk2utt.setdefault(fields[1], []).append(fields[0])
-    out = "".join(f"{spk} {' '.join(utts)}\n" for spk, utts in
-                  sorted(spk2utt.items(), key=lambda kv: c_order(kv[0])))
+    out = "".join(f"{spk} {' '.join(utts)}\n" for spk, utts in sorted(spk2utt.items(), key=lambda kv: c_order(kv[0])))
     sys.stdout.buffer.write(out.encode("utf-8", "surrogateescape"))
 
 

@@ -20,6 +20,7 @@ Every problem is reported as "<file> line <n>: <problem>"; exit status 1 if
 there is any, else "validate_data_dir.py: Successfully validated
 data-directory <dir>" and exit status 0.
 """
+
 import argparse
 import math
 import os
@@ -27,8 +28,8 @@ import re
 import sys
 
 PROG = "validate_data_dir.py"
-PER_UTT = ("wav.scp", "utt2spk", "text", "utt2emo", "utt2gender", "utt2vad", "utt2dur",
-           "utt2num_frames", "feats.scp", "utt2intensity")
+from ser.data.datadir import UTT_FIELDS as PER_UTT  # noqa: E402  (one list for tools and library)
+
 MAX_REPORTED = 30
 
 
@@ -98,9 +99,13 @@ class Checker:
                 continue
             if prev is not None and c_order(key) < c_order(prev[1]) and not unsorted_reported:
                 # One report per file: after the first, every later line may be "unsorted".
-                self.error(name, num, f"not sorted: '{key}' comes after '{prev[1]}' (line "
-                           f"{prev[0]}) but C-locale order puts it first; "
-                           "run utils/fix_data_dir.py")
+                self.error(
+                    name,
+                    num,
+                    f"not sorted: '{key}' comes after '{prev[1]}' (line "
+                    f"{prev[0]}) but C-locale order puts it first; "
+                    "run utils/fix_data_dir.py",
+                )
                 unsorted_reported = True
             problem = value_problem(name, value, self.allow_empty_text)
             if problem:
@@ -119,7 +124,7 @@ class Checker:
 
     def spk2utt_matches(self, spk2utt, utt2spk):
         expected = {}
-        for utt, (num, spk) in utt2spk.items():
+        for utt, (_, spk) in utt2spk.items():
             expected.setdefault(spk.strip(), []).append(utt)
         for spk, (num, value) in spk2utt.items():
             utts = value.split()
@@ -128,25 +133,29 @@ class Checker:
             elif utts != expected[spk]:
                 missing = [u for u in expected[spk] if u not in utts]
                 extra = [u for u in utts if u not in expected[spk]]
-                detail = (f"missing {missing[:3]}" if missing else "") + \
-                    (f" extra {extra[:3]}" if extra else "")
-                self.error("spk2utt", num, f"utterances of speaker '{spk}' differ from utt2spk: "
-                           + (detail.strip() or "different order or duplicates"))
+                detail = (f"missing {missing[:3]}" if missing else "") + (f" extra {extra[:3]}" if extra else "")
+                self.error(
+                    "spk2utt",
+                    num,
+                    f"utterances of speaker '{spk}' differ from utt2spk: "
+                    + (detail.strip() or "different order or duplicates"),
+                )
         for spk, utts in expected.items():
             if spk not in spk2utt:
-                self.error("spk2utt", None, f"speaker '{spk}' (utt2spk line "
-                           f"{utt2spk[utts[0]][0]}) is missing")
+                self.error("spk2utt", None, f"speaker '{spk}' (utt2spk line {utt2spk[utts[0]][0]}) is missing")
 
 
 def main():
     title, usage, details = __doc__.split("\n\n", 2)
-    ap = argparse.ArgumentParser(prog=PROG, usage=usage.split(": ", 1)[1],
-                                 description=f"{title}\n\n{details}",
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog=PROG,
+        usage=usage.split(": ", 1)[1],
+        description=f"{title}\n\n{details}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("--no-wav", action="store_true", help="do not require wav.scp")
     ap.add_argument("--no-text", action="store_true", help="ignore the text file")
-    ap.add_argument("--allow-empty-text", action="store_true",
-                    help="accept text lines with no words")
+    ap.add_argument("--allow-empty-text", action="store_true", help="accept text lines with no words")
     ap.add_argument("data_dir")
     args = ap.parse_args()
     d = args.data_dir.rstrip("/") or "/"
@@ -175,8 +184,7 @@ def main():
         for msg in checker.errors[:MAX_REPORTED]:
             print(f"{PROG}: {msg}", file=sys.stderr)
         if len(checker.errors) > MAX_REPORTED:
-            print(f"{PROG}: ... and {len(checker.errors) - MAX_REPORTED} more problems",
-                  file=sys.stderr)
+            print(f"{PROG}: ... and {len(checker.errors) - MAX_REPORTED} more problems", file=sys.stderr)
         sys.exit(1)
     print(f"{PROG}: Successfully validated data-directory {d}")
 

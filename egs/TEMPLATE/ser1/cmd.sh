@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # How stages launch jobs. Local machine: utils/run.py runs JOB=1:NJ in parallel here.
 # On a Slurm cluster, replace with e.g.:
 #   export train_cmd="utils/slurm.py --config conf/slurm.conf"

@@ -7,6 +7,7 @@
 # Stages: 0 data prep (local/data.sh) and folds [+ speed-perturbed training sets]; 1 feature stores;
 # 2 training, per system and fold; 3 test predictions; 4 scoring -> RESULTS.md per system, and one
 # comparison table of all systems. Every stage skips what is already complete for its inputs.
+# shellcheck disable=SC2154  # train_cmd, cuda_cmd: from cmd.sh, which run.sh sources
 set -euo pipefail
 set -f  # no globbing: specs hold "?" and overrides hold brackets
 log() { echo "$(date '+%Y-%m-%d %H:%M:%S') $*"; }
@@ -70,6 +71,7 @@ user_args=("$@")
 if [ $# -ne 0 ]; then echo "$0: unexpected argument '$1' (options are --name value; see --help)" >&2; exit 1; fi
 if [ "$demo" = true ] || { [ "$demo" = auto ] && [ -n "$corpus_var" ] && [ -z "${!corpus_var:-}" ] && [ -f "$demo_config" ]; }; then
   demo=true
+  # shellcheck source=/dev/null
   . "$demo_config"                # demo values over the recipe's defaults...
   set -- "${user_args[@]}"
   . utils/parse_options.sh        # ...and the user's options over both

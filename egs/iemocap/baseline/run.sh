@@ -8,7 +8,7 @@ set -euo pipefail
 opts=(
   --corpus_var IEMOCAP --corpus_note "Corpus: ${IEMOCAP:-built-in SYNTHETIC corpus, numbers say nothing about real accuracy}."
   --scheme session              # session (5 folds) or speaker (10 folds)
-  --classes neu,hap,ang,sad
+  --classes "neu,hap,ang,sad"
   --upstream hubert             # any s3prl upstream; a local checkpoint with --upstream_path
   --feats "ssl=upstream:{upstream}:{upstream_path}"  # every layer's hidden states, dumped once
   --systems conf/train.yaml --exp_name "baseline_{upstream}"

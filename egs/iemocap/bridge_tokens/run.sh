@@ -10,7 +10,7 @@ opts=(
   --corpus_var IEMOCAP --corpus_note "Corpus: ${IEMOCAP:-built-in SYNTHETIC corpus, numbers say nothing about real accuracy}."
   --scheme speaker              # speaker (10 folds, as the paper) or session (5)
   --local_data_opts "--empty_text empty"  # empty transcript: empty (0-token text, masked) or drop (remove the utterance)
-  --classes neu,hap,ang,sad
+  --classes "neu,hap,ang,sad"
   --upstream hubert_large_ll60k --text_encoder microsoft/deberta-v3-large  # empty encoder: packaged all-MiniLM-L6-v2
   --feats "ssl=upstream:{upstream}:{upstream_path} text_emb=text"  # frozen, every layer; text at token level
   --float16 true

@@ -18,7 +18,7 @@ esac; done
 
 opts=(
   --scheme session            # session (5 folds) or speaker (10 folds)
-  --classes neu,hap,ang,sad
+  --classes "neu,hap,ang,sad"
   --title "IEMOCAP GMP-ATL" --cmdline "$cmdline"
   --corpus_note "Corpus: ${IEMOCAP:-built-in SYNTHETIC corpus: the numbers say nothing about GMP-ATL}."
 )

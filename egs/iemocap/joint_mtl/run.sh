@@ -11,7 +11,7 @@ lambdas="0.1 0.2 0.3 0.4 0.5 0.6 0.7 0.8 0.9"
 opts=(
   --corpus_var IEMOCAP --corpus_note "Corpus: ${IEMOCAP:-built-in SYNTHETIC corpus, numbers say nothing about real accuracy}."
   --scheme speaker              # speaker: 10 folds, leave one subject out (session: 5 folds)
-  --classes neu,hap,ang,sad
+  --classes "neu,hap,ang,sad"
   --upstream hubert             # the hubert store's upstream; a local checkpoint with --upstream_path
   # Every store a system may read (its config's data.feats picks): Kaldi-style features, STF, two SSL models.
   --feats "mfcc=mfcc stf=stf mel=mel w2v2=upstream:wav2vec2 hubert=upstream:{upstream}:{upstream_path}"

@@ -35,13 +35,30 @@ N_SESSIONS = 5
 DIALOG_TYPES = ("impro01", "script01_1")
 # Label shares close to the real corpus, where the 4-class subset (exc merged into hap) is ~55 %.
 LABEL_SHARES = {
-    "neu": 0.17, "fru": 0.16, "xxx": 0.16, "ang": 0.11, "sad": 0.11, "exc": 0.10, "hap": 0.08,
-    "sur": 0.04, "fea": 0.03, "oth": 0.02, "dis": 0.02,
+    "neu": 0.17,
+    "fru": 0.16,
+    "xxx": 0.16,
+    "ang": 0.11,
+    "sad": 0.11,
+    "exc": 0.10,
+    "hap": 0.08,
+    "sur": 0.04,
+    "fea": 0.03,
+    "oth": 0.02,
+    "dis": 0.02,
 }
 CORE_LABELS = ("neu", "hap", "exc", "ang", "sad")  # what the usual 4-class protocol keeps
 CATEGORY_NAMES = {
-    "neu": "Neutral", "hap": "Happiness", "exc": "Excited", "ang": "Anger", "sad": "Sadness",
-    "fru": "Frustration", "sur": "Surprise", "fea": "Fear", "dis": "Disgust", "oth": "Other",
+    "neu": "Neutral",
+    "hap": "Happiness",
+    "exc": "Excited",
+    "ang": "Anger",
+    "sad": "Sadness",
+    "fru": "Frustration",
+    "sur": "Surprise",
+    "fea": "Fear",
+    "dis": "Disgust",
+    "oth": "Other",
 }
 README = """This is a SYNTHETIC corpus in the IEMOCAP layout, written by make_synthetic_iemocap.py
 (seed {seed}). The audio is generated, not recorded: results on it say nothing about real accuracy.
@@ -161,7 +178,7 @@ def make_corpus(out, seed: int = 0, utts_per_dialog: int = 20) -> Path:
     for s in range(1, N_SESSIONS + 1):
         speakers[s] = {g: synth.make_speaker(rng, f"Ses{s:02d}{g}", g.lower()) for g in "FM"}
     for i, (session, dialog) in enumerate(dialogs):
-        labels = deck[i * utts_per_dialog:(i + 1) * utts_per_dialog]
+        labels = deck[i * utts_per_dialog : (i + 1) * utts_per_dialog]
         write_dialog(rng, out, session, dialog, list(zip(letters[i], labels)), speakers[session])
     (out / "README_SYNTHETIC.txt").write_text(README.format(seed=seed), encoding="utf-8")
     log.info("wrote %d synthetic utterances in %d dialogs to %s", len(deck), len(dialogs), out)

@@ -74,14 +74,16 @@ class Utterance:
 
 # ---- parsing -----------------------------------------------------------------------------------------
 
+
 def find_sessions(corpus: Path) -> list:
     if not corpus.is_dir():
         raise SerError(
             f"IEMOCAP corpus directory not found: '{corpus}'. Set IEMOCAP in db.sh or the environment "
             "to the folder holding Session1..Session5 (IEMOCAP_full_release)"
         )
-    sessions = sorted((p for p in corpus.glob("Session*") if p.is_dir() and p.name[7:].isdigit()),
-                      key=lambda p: int(p.name[7:]))
+    sessions = sorted(
+        (p for p in corpus.glob("Session*") if p.is_dir() and p.name[7:].isdigit()), key=lambda p: int(p.name[7:])
+    )
     if not sessions:
         raise SerError(f"{corpus}: no Session1..Session5 folders; is this the IEMOCAP_full_release folder?")
     return sessions
@@ -107,8 +109,10 @@ def parse_emo_file(path: Path) -> list:
 def parse_emo_line(line: str, where: str) -> Utterance:
     m = EMO_LINE.match(line)
     if not m:
-        raise SerError(f"{where}: cannot parse EmoEvaluation line (expected "
-                       f"'[start - end]<TAB>utt<TAB>label<TAB>[V, A, D]'): {line!r}")
+        raise SerError(
+            f"{where}: cannot parse EmoEvaluation line (expected "
+            f"'[start - end]<TAB>utt<TAB>label<TAB>[V, A, D]'): {line!r}"
+        )
     utt, emotion = m.group(3), m.group(4)
     if emotion not in LABELS:
         raise SerError(f"{where}: unknown emotion label '{emotion}' (known: {', '.join(LABELS)})")
@@ -148,6 +152,7 @@ def read_corpus(corpus: Path) -> tuple:
 
 
 # ---- labels, speakers, paths --------------------------------------------------------------------------
+
 
 def parse_map(spec: str) -> dict:
     """`exc:hap,sur:hap` -> {'exc': 'hap', 'sur': 'hap'}; '' -> {}."""
@@ -206,8 +211,10 @@ def build_datadir(corpus: Path, utts: list, texts: dict, classes: list, mapping:
         if not wav.is_file():
             raise SerError(f"{u.where}: wav of utterance '{u.utt}' is missing: {wav}")
         if u.utt not in texts:
-            raise SerError(f"{u.where}: utterance '{u.utt}' has no line in "
-                           f"{corpus}/Session{int(u.utt[3:5])}/dialog/transcriptions/")
+            raise SerError(
+                f"{u.where}: utterance '{u.utt}' has no line in "
+                f"{corpus}/Session{int(u.utt[3:5])}/dialog/transcriptions/"
+            )
         spk, gender = speaker_of(u.utt)
         fields["wav.scp"][u.utt] = str(wav)
         fields["utt2spk"][u.utt] = spk
@@ -221,6 +228,7 @@ def build_datadir(corpus: Path, utts: list, texts: dict, classes: list, mapping:
 
 
 # ---- folds ---------------------------------------------------------------------------------------------
+
 
 def session_folds(speakers) -> list:
     """Fold k tests session k; valid is the next session's female (k odd) or male (k even) speaker."""
@@ -250,6 +258,7 @@ def parse_schemes(spec: str) -> list:
 
 
 # ---- main ----------------------------------------------------------------------------------------------
+
 
 def prepare(corpus, out, classes=DEFAULT_CLASSES, map_spec=DEFAULT_MAP, schemes="session,speaker") -> dict:
     """Writes <out>/all and <out>/folds/<scheme>; returns {'dd': DataDir, 'sizes': {scheme: per-fold sizes}}."""
@@ -287,10 +296,12 @@ def main(argv=None) -> None:
     parser.add_argument("--corpus", required=True, help="IEMOCAP_full_release folder (holds Session1..5)")
     parser.add_argument("--out", default="data", help="output root (default: data)")
     parser.add_argument("--classes", default=DEFAULT_CLASSES, help="labels kept after --map (default: %(default)s)")
-    parser.add_argument("--map", default=DEFAULT_MAP,
-                        help="label:label merges applied first; '' for none (default: %(default)s)")
-    parser.add_argument("--schemes", default="session,speaker",
-                        help="fold schemes: session, speaker (default: %(default)s)")
+    parser.add_argument(
+        "--map", default=DEFAULT_MAP, help="label:label merges applied first; '' for none (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--schemes", default="session,speaker", help="fold schemes: session, speaker (default: %(default)s)"
+    )
     args = parser.parse_args(argv)
     prepare(args.corpus, args.out, args.classes, args.map, args.schemes)
 

@@ -9,7 +9,7 @@ set -euo pipefail
 opts=(
   --corpus_var IEMOCAP --corpus_note "Corpus: ${IEMOCAP:-built-in SYNTHETIC corpus, numbers say nothing about real accuracy}."
   --scheme session              # session (5 folds) or speaker (10 folds)
-  --classes neu,hap,ang,sad
+  --classes "neu,hap,ang,sad"
   --upstream wavlm_large        # any s3prl transformer upstream (fine-tuned); a local checkpoint with --upstream_path
   --model_opts "model.upstream={upstream} model.upstream_path={upstream_path}"
   --systems conf/train.yaml --main_label full --exp_name "mtl_coattn_{upstream}"

@@ -36,10 +36,30 @@ log = get_logger("make_synthetic_msp_podcast")
 SR = 16000
 # Shares of the consensus labels, roughly those of MSP-Podcast: neutral and happy dominate, fear
 # and disgust are rare, and many utterances have no agreement (X) or "other" (O).
-LABEL_SHARES = {"N": 0.28, "H": 0.16, "X": 0.14, "A": 0.08, "S": 0.07, "C": 0.07, "O": 0.05, "U": 0.05,
-                "D": 0.05, "F": 0.05}
-SYNTH_EMOTION = {"A": "ang", "S": "sad", "H": "hap", "U": "sur", "F": "fea", "D": "dis", "C": "fru", "N": "neu",
-                 "O": "oth", "X": "xxx"}
+LABEL_SHARES = {
+    "N": 0.28,
+    "H": 0.16,
+    "X": 0.14,
+    "A": 0.08,
+    "S": 0.07,
+    "C": 0.07,
+    "O": 0.05,
+    "U": 0.05,
+    "D": 0.05,
+    "F": 0.05,
+}
+SYNTH_EMOTION = {
+    "A": "ang",
+    "S": "sad",
+    "H": "hap",
+    "U": "sur",
+    "F": "fea",
+    "D": "dis",
+    "C": "fru",
+    "N": "neu",
+    "O": "oth",
+    "X": "xxx",
+}
 # (partition, share of utterances, known speakers)
 PARTITIONS = (("Train", 0.58, 10), ("Development", 0.16, 4), ("Test1", 0.18, 4), ("Test2", 0.08, 2))
 UNKNOWN_SHARE = 0.12  # utterances whose speaker is Unknown
@@ -111,10 +131,22 @@ def make_corpus(out, seed: int = 0, num_utts: int = 300) -> Path:
             vad = synth.sample_vad(rng, emotion)
             wav = synth.synth_utterance(rng, voice, emotion, sr=SR, vad=vad)
             sf.write(out / "Audios" / f"{stem}.wav", wav, SR, subtype="PCM_16")
-            (out / "Transcripts" / f"{stem}.txt").write_text(synth.make_transcript(rng, emotion) + "\n", encoding="utf-8")
+            (out / "Transcripts" / f"{stem}.txt").write_text(
+                synth.make_transcript(rng, emotion) + "\n", encoding="utf-8"
+            )
             v, a, d = (to_msp_scale(x) for x in vad)
-            rows.append({"FileName": f"{stem}.wav", "EmoClass": label, "EmoAct": f"{a:.1f}", "EmoVal": f"{v:.1f}",
-                         "EmoDom": f"{d:.1f}", "SpkrID": spk, "Gender": gender_col, "Split_Set": part})
+            rows.append(
+                {
+                    "FileName": f"{stem}.wav",
+                    "EmoClass": label,
+                    "EmoAct": f"{a:.1f}",
+                    "EmoVal": f"{v:.1f}",
+                    "EmoDom": f"{d:.1f}",
+                    "SpkrID": spk,
+                    "Gender": gender_col,
+                    "Split_Set": part,
+                }
+            )
     rows.sort(key=lambda r: r["FileName"])
     with open(out / "Labels" / "labels_consensus.csv", "w", encoding="utf-8", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)

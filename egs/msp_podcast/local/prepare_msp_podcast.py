@@ -100,10 +100,15 @@ def choose_splits(rows: list, test_split: str, where: Path) -> dict:
         names["test"] = present.get(test_split.lower())
     missing = [role for role, name in names.items() if name is None]
     if missing:
-        wanted = {"train": "Train", "valid": "Development",
-                  "test": test_split if test_split != "auto" else "Test1, test or Test2"}
-        raise SerError(f"{where}: Split_Set has no {' / '.join(wanted[m] for m in missing)} partition "
-                       f"(found: {', '.join(sorted(present.values()))})")
+        wanted = {
+            "train": "Train",
+            "valid": "Development",
+            "test": test_split if test_split != "auto" else "Test1, test or Test2",
+        }
+        raise SerError(
+            f"{where}: Split_Set has no {' / '.join(wanted[m] for m in missing)} partition "
+            f"(found: {', '.join(sorted(present.values()))})"
+        )
     return names
 
 
@@ -120,8 +125,10 @@ def parse_row(row: dict, classes: list, where: str) -> dict | None:
     try:
         vad = [float(row[c]) for c in ("EmoVal", "EmoAct", "EmoDom")]
     except ValueError:
-        raise SerError(f"{where}: EmoVal/EmoAct/EmoDom must be numbers, got "
-                       f"{row['EmoVal']!r}, {row['EmoAct']!r}, {row['EmoDom']!r}") from None
+        raise SerError(
+            f"{where}: EmoVal/EmoAct/EmoDom must be numbers, got "
+            f"{row['EmoVal']!r}, {row['EmoAct']!r}, {row['EmoDom']!r}"
+        ) from None
     gender = GENDERS.get(row["Gender"].lower())
     if gender is None:
         raise SerError(f"{where}: Gender '{row['Gender']}' is not Male, Female or Unknown")
@@ -130,8 +137,14 @@ def parse_row(row: dict, classes: list, where: str) -> dict | None:
     if not spk_id:
         raise SerError(f"{where}: empty SpkrID (write Unknown for an unknown speaker)")
     spk = f"{UNKNOWN_SPEAKER_PREFIX}{utt}" if spk_id.lower() == "unknown" else f"spk{spk_id}"
-    return {"utt": utt, "file": name if name.lower().endswith(".wav") else f"{name}.wav", "emo": emo,
-            "vad": vad, "spk": spk, "gender": gender}
+    return {
+        "utt": utt,
+        "file": name if name.lower().endswith(".wav") else f"{name}.wav",
+        "emo": emo,
+        "vad": vad,
+        "spk": spk,
+        "gender": gender,
+    }
 
 
 def build(corpus: Path, rows: list, classes: list, splits: dict) -> tuple:
@@ -178,8 +191,13 @@ def enforce_speaker_independence(parts: dict, utt2spk: dict) -> dict:
         leak = sorted({utt2spk[u] for u in parts[role]} & test_spks)
         if leak:
             out[role] = [u for u in parts[role] if utt2spk[u] not in test_spks]
-            log.warning("speakers %s of the test partition also appear in %s: their %d %s utterances are dropped",
-                        leak[:10], role, len(parts[role]) - len(out[role]), role)
+            log.warning(
+                "speakers %s of the test partition also appear in %s: their %d %s utterances are dropped",
+                leak[:10],
+                role,
+                len(parts[role]) - len(out[role]),
+                role,
+            )
     check_speaker_independent(out, utt2spk, "official fold1")
     return out
 
@@ -189,8 +207,10 @@ def prepare(corpus, out, classes=DEFAULT_CLASSES, test_split="auto") -> dict:
         raise SerError("MSP-Podcast corpus path is empty: set MSP_PODCAST in db.sh or the environment")
     corpus, out = Path(corpus).absolute(), Path(out)
     if not corpus.is_dir():
-        raise SerError(f"MSP-Podcast corpus directory not found: '{corpus}'. Set MSP_PODCAST in db.sh or the "
-                       "environment to the folder holding Audios/, Labels/ and Transcripts/")
+        raise SerError(
+            f"MSP-Podcast corpus directory not found: '{corpus}'. Set MSP_PODCAST in db.sh or the "
+            "environment to the folder holding Audios/, Labels/ and Transcripts/"
+        )
     class_list = parse_classes(classes)
     labels = corpus / "Labels" / "labels_consensus.csv"
     rows = read_labels(labels)
@@ -211,18 +231,25 @@ def prepare(corpus, out, classes=DEFAULT_CLASSES, test_split="auto") -> dict:
 
 def report(dd: DataDir, classes: list, parts: dict, splits: dict, stats: dict) -> None:
     emo, spk, gender = dd.get("utt2emo"), dd.utt2spk, dd.get("utt2gender")
-    print(f"MSP-Podcast: {len(dd)} utterances kept; dropped by class: "
-          + (", ".join(f"{c} {n}" for c, n in sorted(stats["dropped"].items())) or "none"))
+    print(
+        f"MSP-Podcast: {len(dd)} utterances kept; dropped by class: "
+        + (", ".join(f"{c} {n}" for c, n in sorted(stats["dropped"].items())) or "none")
+    )
     for role, utts in parts.items():
         counts = Counter(emo[u] for u in utts)
         unknown = sum(spk[u].startswith(UNKNOWN_SPEAKER_PREFIX) for u in utts)
-        print(f"  {role} ({splits[role]}): {len(utts)} utts, "
-              f"{len({spk[u] for u in utts if not spk[u].startswith(UNKNOWN_SPEAKER_PREFIX)})} known speakers, "
-              f"{unknown} of unknown speaker, {sum(gender[u] == 'u' for u in utts)} of unknown gender; "
-              + ", ".join(f"{c} {counts.get(c, 0)}" for c in classes))
+        print(
+            f"  {role} ({splits[role]}): {len(utts)} utts, "
+            f"{len({spk[u] for u in utts if not spk[u].startswith(UNKNOWN_SPEAKER_PREFIX)})} known speakers, "
+            f"{unknown} of unknown speaker, {sum(gender[u] == 'u' for u in utts)} of unknown gender; "
+            + ", ".join(f"{c} {counts.get(c, 0)}" for c in classes)
+        )
     if stats["no_text"]:
-        log.warning("%d utterances have no transcript file (or an empty one): text '%s', left out of the CTC task",
-                    stats["no_text"], PLACEHOLDER_TEXT)
+        log.warning(
+            "%d utterances have no transcript file (or an empty one): text '%s', left out of the CTC task",
+            stats["no_text"],
+            PLACEHOLDER_TEXT,
+        )
 
 
 def main(argv=None) -> None:
@@ -230,8 +257,9 @@ def main(argv=None) -> None:
     parser.add_argument("--corpus", required=True, help="folder holding Audios/, Labels/, Transcripts/")
     parser.add_argument("--out", default="data")
     parser.add_argument("--classes", default=DEFAULT_CLASSES, help="EmoClass letters kept (default: %(default)s)")
-    parser.add_argument("--test-split", default="auto",
-                        help="Split_Set used as test: auto (Test1, else test, else Test2) or a name")
+    parser.add_argument(
+        "--test-split", default="auto", help="Split_Set used as test: auto (Test1, else test, else Test2) or a name"
+    )
     args = parser.parse_args(argv)
     prepare(args.corpus, args.out, args.classes, args.test_split)
 

@@ -11,7 +11,7 @@ set -euo pipefail
 opts=(
   --corpus_var MSP_PODCAST --corpus_note "Corpus: ${MSP_PODCAST:-built-in SYNTHETIC corpus, numbers say nothing about real accuracy}. Partitions: official (test: see the data prep log)."
   --scheme official --local_data_opts "--test_split auto"
-  --classes A,S,H,U,F,D,C,N
+  --classes "A,S,H,U,F,D,C,N"
   --upstream wavlm_large        # any s3prl transformer upstream (fine-tuned); a local checkpoint with --upstream_path
   --model_opts "model.upstream={upstream} model.upstream_path={upstream_path}"
   --systems conf/train.yaml --main_label full --exp_name "mtl_coattn_{upstream}"

@@ -12,7 +12,7 @@ set -euo pipefail
 opts=(
   --corpus_var RAVDESS --corpus_note "Corpus: RAVDESS speech (${RAVDESS:-unset}), 8 classes."
   --scheme emobox               # emobox (4 folds) or speaker (24 folds, leave one actor out)
-  --classes neu,cal,hap,sad,ang,fea,dis,sur
+  --classes "neu,cal,hap,sad,ang,fea,dis,sur"
   --upstream fbank              # any s3prl upstream; a local checkpoint with --upstream_path
   --feats "ssl=upstream:{upstream}:{upstream_path}"  # every layer's hidden states, dumped once
   --systems "conf/train.yaml+conf/upstream/{upstream}.yaml?" --exp_name "baseline_{upstream}"

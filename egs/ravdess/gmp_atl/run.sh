@@ -23,7 +23,7 @@ esac; done
 opts=(
   --scheme emobox --main_scheme emobox  # emobox (4 folds), speaker (24) or emobox_dev (exp/emobox_dev/: each
                                         # emobox fold's valid actors, by models of its other training actors)
-  --classes neu,cal,hap,sad,ang,fea,dis,sur
+  --classes "neu,cal,hap,sad,ang,fea,dis,sur"
   --parallel 2                # two folds at a time (one torch thread each)
   --title "RAVDESS GMP-ATL" --cmdline "$cmdline"
   --corpus_note "Corpus: RAVDESS speech ($RAVDESS), 8 classes."

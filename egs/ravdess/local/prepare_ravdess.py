@@ -100,12 +100,19 @@ def parse_name(path: Path, folder: re.Match) -> dict:
         problems.append(f"actor {actor} differs from its folder Actor_{folder_actor}")
     if problems:
         raise SerError("; ".join(problems))
-    return {"utt": f"{speaker(actor)}_{path.stem}", "wav.scp": str(path), "utt2spk": speaker(actor),
-            "text": STATEMENTS[statement], "utt2emo": EMOTIONS[emo], "utt2gender": gender(actor),
-            "utt2intensity": INTENSITIES[intensity]}
+    return {
+        "utt": f"{speaker(actor)}_{path.stem}",
+        "wav.scp": str(path),
+        "utt2spk": speaker(actor),
+        "text": STATEMENTS[statement],
+        "utt2emo": EMOTIONS[emo],
+        "utt2gender": gender(actor),
+        "utt2intensity": INTENSITIES[intensity],
+    }
 
 
 # ---- folds ---------------------------------------------------------------------------------------------
+
 
 def emobox_folds(actors, seed: int = 0) -> dict:
     """{EmoBox fold number: Fold}; folds whose test actors are all absent are left out."""
@@ -117,8 +124,9 @@ def emobox_folds(actors, seed: int = 0) -> dict:
             log.warning("emobox fold%d left out: none of its test actors %s is in the corpus", k, " ".join(test))
             continue
         valid = _valid_pair(actors - set(test), random.Random(f"ravdess-emobox-valid-{seed}-{k}"))
-        folds[k] = Fold(test_spks=tuple(speaker(a) for a in present),
-                        valid_spks=tuple(speaker(a) for a in sorted(valid)))
+        folds[k] = Fold(
+            test_spks=tuple(speaker(a) for a in present), valid_spks=tuple(speaker(a) for a in sorted(valid))
+        )
     return folds
 
 
@@ -142,8 +150,11 @@ def emobox_dev_folds(actors, seed: int = 0) -> dict:
         if not valid or not set(actors) - held_out - set(valid):
             log.warning("emobox_dev fold%d left out: too few training actors for a train and a valid set", k)
             continue
-        folds[k] = Fold(test_spks=outer.valid_spks, valid_spks=tuple(speaker(a) for a in sorted(valid)),
-                        excluded_spks=outer.test_spks)
+        folds[k] = Fold(
+            test_spks=outer.valid_spks,
+            valid_spks=tuple(speaker(a) for a in sorted(valid)),
+            excluded_spks=outer.test_spks,
+        )
     return folds
 
 
@@ -165,6 +176,7 @@ FOLD_MAKERS = {"emobox": emobox_folds, "speaker": speaker_folds, "emobox_dev": e
 
 # ---- main ----------------------------------------------------------------------------------------------
 
+
 def prepare(corpus, out, schemes="emobox,speaker,emobox_dev", seed: int = 0) -> dict:
     """Writes <out>/all, <out>/folds/<scheme> and <out>/local/ignored_files.txt.
 
@@ -173,8 +185,9 @@ def prepare(corpus, out, schemes="emobox,speaker,emobox_dev", seed: int = 0) -> 
     scheme_list = parse_schemes(schemes, SCHEMES)
     corpus = Path(corpus).absolute() if str(corpus).strip() else corpus
     out = Path(out)
-    utts, ignored = scan_release(corpus, ACTOR_DIR, "Actor_XX", parse_name, "RAVDESS",
-                                 "the folder holding Actor_01..Actor_24")
+    utts, ignored = scan_release(
+        corpus, ACTOR_DIR, "Actor_XX", parse_name, "RAVDESS", "the folder holding Actor_01..Actor_24"
+    )
     write_ignored(out, ignored)
     dd = build_datadir(utts, FIELDS)
     dd.write(out / "all")
@@ -201,8 +214,11 @@ def report(dd: DataDir, actors: list, ignored: list, sizes: dict, out: Path) -> 
 
 
 def main(argv=None) -> None:
-    args = prep_arg_parser("RAVDESS speech release -> Kaldi data dirs and speaker-independent folds",
-                           "folder holding Actor_01..Actor_24", SCHEMES).parse_args(argv)
+    args = prep_arg_parser(
+        "RAVDESS speech release -> Kaldi data dirs and speaker-independent folds",
+        "folder holding Actor_01..Actor_24",
+        SCHEMES,
+    ).parse_args(argv)
     prepare(args.corpus, args.out, args.schemes, args.seed)
 
 

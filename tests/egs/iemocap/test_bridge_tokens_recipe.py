@@ -3,10 +3,10 @@ with some transcripts emptied to check that the empty-text path runs through eve
 
 import json
 
-from conftest import copy_recipe, link_synthetic_iemocap, run_recipe
-
 from ser.data.datadir import DataDir, read_kv
 from ser.features.store import FeatReader
+
+from conftest import copy_recipe, link_synthetic_iemocap, run_recipe
 
 EXP = "exp/bridge_tokens_fbank_minilm"
 
@@ -31,8 +31,16 @@ def test_bridge_tokens_demo_end_to_end(repo_root, synthetic_iemocap, tmp_path):
     blank_transcripts(recipe / "data", emptied)
 
     # A negative layer list must reach the dump as a value, not as an option.
-    args = ("--folds", "1", "--systems", "multitask text_only", "--train_opts", "train.max_epochs=3",
-            "--text_layers", "-1,-3")
+    args = (
+        "--folds",
+        "1",
+        "--systems",
+        "multitask text_only",
+        "--train_opts",
+        "train.max_epochs=3",
+        "--text_layers",
+        "-1,-3",
+    )
     proc = run_recipe(recipe, *args, env=env)
     assert "demo mode" in proc.stderr and "SYNTHETIC" in proc.stderr
     for stage in range(5):
@@ -80,4 +88,3 @@ def test_bridge_tokens_demo_end_to_end(repo_root, synthetic_iemocap, tmp_path):
     again = run_recipe(recipe, *args, "--stage", "2", "--stop_stage", "2", env=env)
     assert best.stat().st_mtime_ns == before
     assert "is trained for its current inputs; skipping" in again.stdout
-

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from conftest import copy_recipe, link_synthetic_iemocap, run_recipe
 from ser.data.datadir import DataDir
 from ser.features.store import FeatReader, FeatWriter
+
+from conftest import copy_recipe, link_synthetic_iemocap, run_recipe
 
 EXP = "exp/gmp_atl_hf_hubert_custom"
 DUMP = "dump/gmp_atl_hf_hubert_custom/L-3/fold1"
@@ -27,8 +28,14 @@ def recipe_env():
 
 def kill_when(recipe: Path, args, marker: Path, timeout=300):
     """Starts run.sh, kills its whole process group as soon as `marker` exists (an interruption)."""
-    proc = subprocess.Popen(["bash", "run.sh", *args], cwd=recipe, env={**os.environ, **recipe_env()},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        ["bash", "run.sh", *args],
+        cwd=recipe,
+        env={**os.environ, **recipe_env()},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     start = time.time()
     try:
         while not marker.exists():
@@ -88,9 +95,17 @@ def check_kmeans_never_sees_held_out_speakers(recipe: Path, tmp_path: Path):
             write(utt, x + 1e4 if utt in held_out else x)
     train_max = max(float(np.abs(real[u]).max()) for u in train)
     out = tmp_path / "poisoned_km"
-    subprocess.run(["bash", "-c", f". ./path.sh && gmp/kmeans.sh --ks 8,16 --max_fit_frames 20000 "
-                                  f"--folds 1 {poisoned_root} {out}"],
-                   cwd=recipe, env={**os.environ, **recipe_env()}, check=True, capture_output=True)
+    subprocess.run(
+        [
+            "bash",
+            "-c",
+            f". ./path.sh && gmp/kmeans.sh --ks 8,16 --max_fit_frames 20000 --folds 1 {poisoned_root} {out}",
+        ],
+        cwd=recipe,
+        env={**os.environ, **recipe_env()},
+        check=True,
+        capture_output=True,
+    )
     for k in (8, 16):
         with np.load(out / "fold1" / f"km_k{k}.npz") as z:
             centroids = z["centroids"]
@@ -140,6 +155,11 @@ def test_gmp_atl_demo_end_to_end(repo_root, synthetic_iemocap, tmp_path):
 def test_unknown_ablation_is_refused_before_any_stage(repo_root, tmp_path):
     recipe = copy_recipe(repo_root, "egs/iemocap/gmp_atl", tmp_path / "gmp_atl")
     run_recipe(recipe, "--stage", "99", "--ablations", "no_gmp ce no_gmp_ce layer-1 layer-8")
-    proc = subprocess.run(["bash", "run.sh", "--stage", "99", "--ablations", "no_gmp bogus"], cwd=recipe,
-                          env={**os.environ, **recipe_env()}, capture_output=True, text=True)
+    proc = subprocess.run(
+        ["bash", "run.sh", "--stage", "99", "--ablations", "no_gmp bogus"],
+        cwd=recipe,
+        env={**os.environ, **recipe_env()},
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode != 0 and "unknown ablation 'bogus'" in proc.stderr

@@ -9,12 +9,21 @@ still cover every kind (Kaldi features, STF, raw waveform, SSL layers).
 import json
 
 import pytest
+
 from conftest import copy_recipe, link_synthetic_iemocap, run_recipe
 
 RECIPE = "egs/iemocap/joint_mtl"
 SYSTEMS = ("reg_only", "joint_gradnorm")
-CI_ARGS = ("--folds", "1", "--systems", " ".join(SYSTEMS), "--feats", "mfcc=mfcc stf=stf hubert=upstream:{upstream}:{upstream_path}",
-           "--train_opts", "data.feats=[mfcc,stf,hubert] model.encoders=[mfcc,stf,wav,hubert] train.max_epochs=2")
+CI_ARGS = (
+    "--folds",
+    "1",
+    "--systems",
+    " ".join(SYSTEMS),
+    "--feats",
+    "mfcc=mfcc stf=stf hubert=upstream:{upstream}:{upstream_path}",
+    "--train_opts",
+    "data.feats=[mfcc,stf,hubert] model.encoders=[mfcc,stf,wav,hubert] train.max_epochs=2",
+)
 
 
 def _read_kv(path):
@@ -64,11 +73,17 @@ def test_recipe_runs_stages_0_to_4(tmp_path, repo_root):
     assert "SYNTHETIC" in results and "--systems" in results
 
 
-@pytest.mark.parametrize("args, message", [
-    ((), "feature store dump/mfcc/feats.scp not found; it is made by stage 1"),
-    (("--train_opts", "data.feats=[w2v2]"), "feature store dump/w2v2_mel/feats.scp not found; it is made by stage 1"),
-    (("--feats", "stf=stf mel=mel"), "'mfcc', which no stage makes"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((), "feature store dump/mfcc/feats.scp not found; it is made by stage 1"),
+        (
+            ("--train_opts", "data.feats=[w2v2]"),
+            "feature store dump/w2v2_mel/feats.scp not found; it is made by stage 1",
+        ),
+        (("--feats", "stf=stf mel=mel"), "'mfcc', which no stage makes"),
+    ],
+)
 def test_missing_feature_store_names_its_stage(tmp_path, repo_root, synthetic_iemocap, args, message):
     rec = copy_recipe(repo_root, RECIPE, tmp_path / "joint_mtl")
     link_synthetic_iemocap(rec, synthetic_iemocap)

@@ -12,8 +12,16 @@ from conftest import copy_recipe, link_synthetic_iemocap, run_recipe
 def test_mtl_coattn_iemocap_demo_end_to_end(repo_root, synthetic_iemocap, tiny_hubert, tmp_path):
     recipe = copy_recipe(repo_root, "egs/iemocap/mtl_coattn", tmp_path / "mtl_coattn")
     link_synthetic_iemocap(recipe, synthetic_iemocap)
-    args = ("--folds", "1", "--upstream_path", str(tiny_hubert), "--train_opts", "train.max_epochs=1",
-            "--ablations", "emo_only")
+    args = (
+        "--folds",
+        "1",
+        "--upstream_path",
+        str(tiny_hubert),
+        "--train_opts",
+        "train.max_epochs=1",
+        "--ablations",
+        "emo_only",
+    )
     proc = run_recipe(recipe, *args, env={"IEMOCAP": ""})
     assert "demo mode" in proc.stderr and "SYNTHETIC" in proc.stderr
     for stage in (0, 2, 3, 4):  # stage 1 dumps feature stores, which a fine-tuned upstream does not need
@@ -57,8 +65,8 @@ def test_mtl_coattn_iemocap_demo_end_to_end(repo_root, synthetic_iemocap, tiny_h
 @pytest.mark.parametrize("config", ["conf/train.yaml", "conf/demo/train.yaml"])
 def test_configs_and_ablation_overlays_are_valid(repo_root, config):
     """The real-corpus config never runs in CI: at least its keys must be ones the code takes."""
-    from ser.train.experiment import load_run_config
     from ser.models.mtl_coattn import MTLCoAttn
+    from ser.train.experiment import load_run_config
     from ser.train.trainer import TrainConfig
 
     recipe = repo_root / "egs/iemocap/mtl_coattn"

@@ -36,6 +36,7 @@ def _read_kv(path):
 
 # ---- the synthetic corpus -------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def synth_corpus(tmp_path_factory):
     return synthetic.make_corpus(tmp_path_factory.mktemp("iemocap") / "corpus", seed=0, utts_per_dialog=4)
@@ -84,8 +85,10 @@ def test_synthetic_layout(synth_corpus):
 def test_synthetic_is_deterministic(tmp_path):
     a = synthetic.make_corpus(tmp_path / "a", seed=3, utts_per_dialog=2)
     b = synthetic.make_corpus(tmp_path / "b", seed=3, utts_per_dialog=2)
-    for rel in ("Session2/dialog/EmoEvaluation/Ses02M_script01_1.txt",
-                "Session5/dialog/transcriptions/Ses05F_impro01.txt"):
+    for rel in (
+        "Session2/dialog/EmoEvaluation/Ses02M_script01_1.txt",
+        "Session5/dialog/transcriptions/Ses05F_impro01.txt",
+    ):
         assert (a / rel).read_text() == (b / rel).read_text()
     wav = next((a / "Session3/sentences/wav").rglob("*.wav")).relative_to(a)
     assert (a / wav).read_bytes() == (b / wav).read_bytes()
@@ -93,8 +96,11 @@ def test_synthetic_is_deterministic(tmp_path):
 
 def test_counts_match_emoevaluation(synth_corpus, prepared):
     labels = _labels_from_files(synth_corpus)
-    expected = {u: ("hap" if lab == "exc" else lab) for u, (lab, _) in labels.items()
-                if lab in ("neu", "hap", "exc", "ang", "sad")}
+    expected = {
+        u: ("hap" if lab == "exc" else lab)
+        for u, (lab, _) in labels.items()
+        if lab in ("neu", "hap", "exc", "ang", "sad")
+    }
     utt2emo = _read_kv(prepared / "all/utt2emo")
     assert utt2emo == expected
     assert Counter(utt2emo.values()) == Counter(expected.values())
@@ -130,8 +136,9 @@ def test_vad_parsed_from_bracket_in_order():
 
 def _fold_speakers(root, scheme):
     folds = sorted((root / "folds" / scheme).glob("fold*"), key=lambda p: int(p.name[4:]))
-    return [{split: set(_read_kv(f / split / "utt2spk").values()) for split in ("train", "valid", "test")}
-            for f in folds]
+    return [
+        {split: set(_read_kv(f / split / "utt2spk").values()) for split in ("train", "valid", "test")} for f in folds
+    ]
 
 
 def test_folds_are_speaker_independent(prepared):
@@ -165,14 +172,16 @@ def test_other_classes_without_map(synth_corpus, tmp_path):
 # utt -> (label, (v, a, d), text, duration in seconds); one improvised and one scripted dialog per session.
 FIXTURE = {}
 for _s in range(1, 6):
-    FIXTURE.update({
-        f"Ses0{_s}F_impro01_F000": ("neu", (2.5, 2.5, 2.5), "Excuse me.", 0.5 + _s / 10),
-        f"Ses0{_s}F_impro01_M013": ("exc", (4.0, 3.5, 3.0), "Do you have your forms?", 0.75),
-        f"Ses0{_s}F_impro01_F001": ("fru", (2.0, 3.5, 3.0), "Yeah.", 0.25),
-        f"Ses0{_s}M_script01_1_F002": ("sad", (1.5, 2.0, 2.5), "I miss him.", 1.0),
-        f"Ses0{_s}M_script01_1_M000": ("ang", (1.0, 4.5, 4.0), "Stop it!", 0.5),
-        f"Ses0{_s}M_script01_1_M001": ("xxx", (3.0, 3.0, 3.0), "Well.", 0.5),
-    })
+    FIXTURE.update(
+        {
+            f"Ses0{_s}F_impro01_F000": ("neu", (2.5, 2.5, 2.5), "Excuse me.", 0.5 + _s / 10),
+            f"Ses0{_s}F_impro01_M013": ("exc", (4.0, 3.5, 3.0), "Do you have your forms?", 0.75),
+            f"Ses0{_s}F_impro01_F001": ("fru", (2.0, 3.5, 3.0), "Yeah.", 0.25),
+            f"Ses0{_s}M_script01_1_F002": ("sad", (1.5, 2.0, 2.5), "I miss him.", 1.0),
+            f"Ses0{_s}M_script01_1_M000": ("ang", (1.0, 4.5, 4.0), "Stop it!", 0.5),
+            f"Ses0{_s}M_script01_1_M001": ("xxx", (3.0, 3.0, 3.0), "Well.", 0.5),
+        }
+    )
 
 
 def write_fixture(root: Path) -> Path:
@@ -186,8 +195,12 @@ def write_fixture(root: Path) -> Path:
         trans = []
         for i, utt in enumerate(utts):
             label, (v, a, d), text, dur = FIXTURE[utt]
-            emo += [f"[{i * 3 + 1:.4f} - {i * 3 + 1 + dur:.4f}]\t{utt}\t{label}\t[{v:.4f}, {a:.4f}, {d:.4f}]",
-                    "C-E2:\tNeutral;\t()", "A-E3:\tval 3; act 2; dom  2;\t(a comment: Ses01F_impro01_F000)", ""]
+            emo += [
+                f"[{i * 3 + 1:.4f} - {i * 3 + 1 + dur:.4f}]\t{utt}\t{label}\t[{v:.4f}, {a:.4f}, {d:.4f}]",
+                "C-E2:\tNeutral;\t()",
+                "A-E3:\tval 3; act 2; dom  2;\t(a comment: Ses01F_impro01_F000)",
+                "",
+            ]
             trans.append(f"{utt} [{i * 3 + 1:08.4f}-{i * 3 + 1 + dur:08.4f}]: {text}")
             wav_dir = sess / "sentences" / "wav" / dialog
             wav_dir.mkdir(parents=True, exist_ok=True)
@@ -222,7 +235,8 @@ def test_fixture_parsed_exactly(fixture_corpus, tmp_path):
     assert _read_kv(all_dir / "utt2gender")["Ses03F_impro01_M013"] == "m"
     assert _read_kv(all_dir / "utt2spk")["Ses03M_script01_1_F002"] == "Ses03F"
     assert _read_kv(all_dir / "wav.scp")["Ses02M_script01_1_M000"] == str(
-        fixture_corpus / "Session2/sentences/wav/Ses02M_script01_1/Ses02M_script01_1_M000.wav")
+        fixture_corpus / "Session2/sentences/wav/Ses02M_script01_1/Ses02M_script01_1_M000.wav"
+    )
     assert _read_kv(all_dir / "spk2utt")["Ses01M"].split() == ["Ses01F_impro01_M013", "Ses01M_script01_1_M000"]
     assert len(_fold_speakers(tmp_path / "data", "session")) == 5
 
@@ -293,8 +307,9 @@ def _env():
 
 
 def test_cli_error_is_one_line_without_traceback(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(sys, "argv", ["prepare_iemocap.py", "--corpus", str(tmp_path / "nope"),
-                                      "--out", str(tmp_path / "data")])
+    monkeypatch.setattr(
+        sys, "argv", ["prepare_iemocap.py", "--corpus", str(tmp_path / "nope"), "--out", str(tmp_path / "data")]
+    )
     with pytest.raises(SystemExit) as exit_info:
         run_main(prep.main)
     assert exit_info.value.code == 1
@@ -319,6 +334,7 @@ def test_data_sh_generates_prepares_and_skips(tmp_path):
     assert len(list((recipe / "data/folds/session").glob("fold*"))) == 5
     second = subprocess.run(cmd, cwd=recipe, capture_output=True, text=True, env=_env())
     assert second.returncode == 0 and "already prepared" in second.stderr
-    bad = subprocess.run(["bash", "local/data.sh", "--no_such_option", "1"],
-                         cwd=recipe, capture_output=True, text=True, env=_env())
+    bad = subprocess.run(
+        ["bash", "local/data.sh", "--no_such_option", "1"], cwd=recipe, capture_output=True, text=True, env=_env()
+    )
     assert bad.returncode != 0

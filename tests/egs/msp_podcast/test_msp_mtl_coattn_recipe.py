@@ -6,15 +6,23 @@ import re
 
 import pytest
 
-from conftest import copy_recipe, run_recipe
-
 from ser.data.datadir import DataDir
+
+from conftest import copy_recipe, run_recipe
 
 
 def test_mtl_coattn_msp_podcast_demo_end_to_end(repo_root, tiny_hubert, tmp_path):
     recipe = copy_recipe(repo_root, "egs/msp_podcast/mtl_coattn", tmp_path / "mtl_coattn")
-    proc = run_recipe(recipe, "--upstream_path", str(tiny_hubert), "--train_opts", "train.max_epochs=1",
-                      "--ablations", "no_swfc", env={"MSP_PODCAST": ""})
+    proc = run_recipe(
+        recipe,
+        "--upstream_path",
+        str(tiny_hubert),
+        "--train_opts",
+        "train.max_epochs=1",
+        "--ablations",
+        "no_swfc",
+        env={"MSP_PODCAST": ""},
+    )
     assert "demo mode" in proc.stderr and "SYNTHETIC corpus is being generated" in proc.stderr
     assert "dropped by class: O" in proc.stdout
 
@@ -47,8 +55,8 @@ def test_mtl_coattn_msp_podcast_demo_end_to_end(repo_root, tiny_hubert, tmp_path
 @pytest.mark.parametrize("config", ["conf/train.yaml", "conf/demo/train.yaml"])
 def test_configs_and_ablation_overlays_are_valid(repo_root, config):
     """The real-corpus config never runs in CI: at least its keys must be ones the code takes."""
-    from ser.train.experiment import load_run_config
     from ser.models.mtl_coattn import MTLCoAttn
+    from ser.train.experiment import load_run_config
     from ser.train.trainer import TrainConfig
 
     recipe = repo_root / "egs/msp_podcast/mtl_coattn"

@@ -30,8 +30,8 @@ synthetic = _load("msp_make_synthetic_for_tests", "make_synthetic_msp_podcast.py
 ROWS = [
     ("MSP-PODCAST_0001_0001.wav", "A", "6.0", "2.0", "5.5", "10", "Male", "Train"),
     ("MSP-PODCAST_0001_0002.wav", "N", "4.0", "4.0", "4.0", "10", "Male", "Train"),
-    ("MSP-PODCAST_0001_0003.wav", "O", "4.0", "4.0", "4.0", "10", "Male", "Train"),      # other: dropped
-    ("MSP-PODCAST_0002_0001.wav", "X", "3.0", "3.0", "3.0", "11", "Female", "Train"),    # no agreement: dropped
+    ("MSP-PODCAST_0001_0003.wav", "O", "4.0", "4.0", "4.0", "10", "Male", "Train"),  # other: dropped
+    ("MSP-PODCAST_0002_0001.wav", "X", "3.0", "3.0", "3.0", "11", "Female", "Train"),  # no agreement: dropped
     ("MSP-PODCAST_0002_0002.wav", "H", "5.0", "6.0", "4.0", "11", "Female", "Train"),
     ("MSP-PODCAST_0003_0001.wav", "S", "2.0", "2.5", "2.0", "Unknown", "Unknown", "Train"),
     ("MSP-PODCAST_0003_0002.wav", "C", "3.5", "2.5", "4.5", "Unknown", "Female", "Train"),
@@ -40,8 +40,8 @@ ROWS = [
     ("MSP-PODCAST_0005_0001.wav", "F", "5.0", "2.0", "2.0", "13", "Male", "Test1"),
     ("MSP-PODCAST_0005_0002.wav", "D", "4.0", "2.0", "4.5", "13", "Male", "Test1"),
     ("MSP-PODCAST_0006_0001.wav", "N", "4.0", "4.0", "4.0", "Unknown", "Unknown", "Test1"),
-    ("MSP-PODCAST_0007_0001.wav", "A", "6.0", "2.0", "5.0", "14", "Female", "Test2"),   # not the test set used
-    ("MSP-PODCAST_0008_0001.wav", "", "", "", "", "Unknown", "Unknown", "Test3"),        # unlabelled partition
+    ("MSP-PODCAST_0007_0001.wav", "A", "6.0", "2.0", "5.0", "14", "Female", "Test2"),  # not the test set used
+    ("MSP-PODCAST_0008_0001.wav", "", "", "", "", "Unknown", "Unknown", "Test3"),  # unlabelled partition
 ]
 NO_TRANSCRIPT = "MSP-PODCAST_0001_0002"
 
@@ -76,8 +76,13 @@ def test_prepare_official_partitions(corpus, tmp_path, capsys):
     assert sorted(set(emo.values())) == sorted("ASHUFDCN")
     fold = tmp_path / "data" / "folds" / "official" / "fold1"
     parts = {p: DataDir.load(fold / p).utts for p in ("train", "valid", "test")}
-    assert parts["train"] == ["MSP-PODCAST_0001_0001", "MSP-PODCAST_0001_0002", "MSP-PODCAST_0002_0002",
-                              "MSP-PODCAST_0003_0001", "MSP-PODCAST_0003_0002"]
+    assert parts["train"] == [
+        "MSP-PODCAST_0001_0001",
+        "MSP-PODCAST_0001_0002",
+        "MSP-PODCAST_0002_0002",
+        "MSP-PODCAST_0003_0001",
+        "MSP-PODCAST_0003_0002",
+    ]
     assert parts["valid"] == ["MSP-PODCAST_0004_0001"]
     assert parts["test"] == ["MSP-PODCAST_0005_0001", "MSP-PODCAST_0005_0002", "MSP-PODCAST_0006_0001"]
 
@@ -117,17 +122,26 @@ def test_test_speakers_are_removed_from_train(tmp_path):
     assert "MSP-PODCAST_0009_0001" not in DataDir.load(tmp_path / "data" / "all").utts
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda rows, header: (rows, header[:-1]), "missing columns \\['Split_Set'\\]"),
-    (lambda rows, header: ([r if i else r[:1] + ("Q",) + r[2:] for i, r in enumerate(rows)], header),
-     "labels_consensus.csv:2: unknown EmoClass 'Q'"),
-    (lambda rows, header: ([r if i else r[:6] + ("Other",) + r[7:] for i, r in enumerate(rows)], header),
-     "csv:2: Gender 'Other'"),
-    (lambda rows, header: ([r if i else r[:2] + ("high",) + r[3:] for i, r in enumerate(rows)], header),
-     "csv:2: EmoVal/EmoAct/EmoDom must be numbers"),
-    (lambda rows, header: ([r for r in rows if r[7] != "Development"], header), "no Development partition"),
-    (lambda rows, header: (rows + [rows[0]], header), "already listed on line 2"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda rows, header: (rows, header[:-1]), "missing columns \\['Split_Set'\\]"),
+        (
+            lambda rows, header: ([r if i else r[:1] + ("Q",) + r[2:] for i, r in enumerate(rows)], header),
+            "labels_consensus.csv:2: unknown EmoClass 'Q'",
+        ),
+        (
+            lambda rows, header: ([r if i else r[:6] + ("Other",) + r[7:] for i, r in enumerate(rows)], header),
+            "csv:2: Gender 'Other'",
+        ),
+        (
+            lambda rows, header: ([r if i else r[:2] + ("high",) + r[3:] for i, r in enumerate(rows)], header),
+            "csv:2: EmoVal/EmoAct/EmoDom must be numbers",
+        ),
+        (lambda rows, header: ([r for r in rows if r[7] != "Development"], header), "no Development partition"),
+        (lambda rows, header: (rows + [rows[0]], header), "already listed on line 2"),
+    ],
+)
 def test_errors_name_the_problem(tmp_path, change, message):
     rows, header = change(list(ROWS), list(HEADER))
     corpus = write_corpus(tmp_path / "msp", rows, header)
@@ -167,4 +181,6 @@ def test_synthetic_corpus_layout(tmp_path):
     out = prep.prepare(root, tmp_path / "data")
     assert out["dropped"]["O"] > 0 and out["dropped"]["X"] > 0
     again = synthetic.make_corpus(tmp_path / "synth2", seed=1, num_utts=100)
-    assert (again / "Labels" / "labels_consensus.csv").read_text() == (root / "Labels" / "labels_consensus.csv").read_text()
+    assert (again / "Labels" / "labels_consensus.csv").read_text() == (
+        root / "Labels" / "labels_consensus.csv"
+    ).read_text()

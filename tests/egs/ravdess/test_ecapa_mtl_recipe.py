@@ -23,8 +23,20 @@ def test_ecapa_mtl_recipe_runs_on_a_subset(tmp_path, tiny_whisper):
     recipe = copy_recipe(REPO, "egs/ravdess/ecapa_mtl", tmp_path / "recipe")
     env = {"RAVDESS": str(corpus)}
     # The Whisper member on a tiny random Whisper (whisper_custom): the real one is optional here.
-    opts = ("--train_config", "conf/demo/train.yaml", "--folds", "1", "--linear_speed_copies", "0.9,1.1",
-            "--whisper", "whisper_custom", "--whisper_path", str(tiny_whisper), "--whisper_layers", "1,2")
+    opts = (
+        "--train_config",
+        "conf/demo/train.yaml",
+        "--folds",
+        "1",
+        "--linear_speed_copies",
+        "0.9,1.1",
+        "--whisper",
+        "whisper_custom",
+        "--whisper_path",
+        str(tiny_whisper),
+        "--whisper_layers",
+        "1,2",
+    )
     run_recipe(recipe, *opts, env=env)
 
     assert (recipe / "dump/fbank/feats.scp").is_file()
@@ -61,15 +73,21 @@ def test_ecapa_mtl_recipe_runs_on_a_subset(tmp_path, tiny_whisper):
     lin, wlin, fused = post("exp/compare_logreg_sp"), post("exp/whisper_custom_logreg"), post("exp/fusion")
     assert sorted(fused) == sorted(test_utts)
     classes = ["neu", "cal", "hap", "sad", "ang", "fea", "dis", "sur"]
-    train_labels = [line.split()[1] for split in ("train", "valid")
-                    for line in (recipe / f"data/folds/emobox/fold1/{split}/utt2emo").read_text().splitlines()]
+    train_labels = [
+        line.split()[1]
+        for split in ("train", "valid")
+        for line in (recipe / f"data/folds/emobox/fold1/{split}/utt2emo").read_text().splitlines()
+    ]
     prior = np.array([train_labels.count(c) for c in classes]) / len(train_labels)
     for u in fused:
         balanced = (sum(p[u] for p in seeds) / 9 + lin[u] / 3 + wlin[u] / 3) / prior
         assert np.allclose(fused[u], balanced / balanced.sum(), atol=1e-4)
     fusion_results = (recipe / "exp/fusion/RESULTS.md").read_text()
     assert "| fusion | 1 |" in fusion_results
-    assert "run.sh --train_config conf/demo/train.yaml --folds 1 --linear_speed_copies 0.9\\,1.1 --whisper" in fusion_results
+    assert (
+        "run.sh --train_config conf/demo/train.yaml --folds 1 --linear_speed_copies 0.9\\,1.1 --whisper"
+        in fusion_results
+    )
 
     # A second run resumes: every stage finds its outputs complete and the model is not retrained.
     before = (fold / "model.best.pt").stat().st_mtime_ns

@@ -9,12 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import RAVDESS_SHARED, copy_recipe, ravdess_subset, run_recipe
 from ser.features.store import FeatReader
 
+from conftest import RAVDESS_SHARED, copy_recipe, ravdess_subset, run_recipe
+
 REPO = Path(__file__).resolve().parents[3]
-pytestmark = pytest.mark.skipif(not RAVDESS_SHARED.is_dir(),
-                                reason=f"the shared RAVDESS copy {RAVDESS_SHARED} is absent")
+pytestmark = pytest.mark.skipif(
+    not RAVDESS_SHARED.is_dir(), reason=f"the shared RAVDESS copy {RAVDESS_SHARED} is absent"
+)
 EXP = "exp/gmp_atl_whisper_custom"
 
 
@@ -25,9 +27,26 @@ def test_gmp_atl_on_whisper_runs_on_a_subset(tmp_path):
     whisper = make_tiny_whisper(tmp_path / "whisper3", layers=3)  # trainable_layers 2 leaves one frozen layer
     corpus = ravdess_subset(tmp_path / "ravdess_subset")
     recipe = copy_recipe(REPO, "egs/ravdess/gmp_atl", tmp_path / "recipe")
-    opts = ("--upstream", "whisper_custom", "--upstream_path", str(whisper), "--folds", "1", "--nj", "1",
-            "--parallel", "1", "--scales", "4 8 16", "--phase1_overrides", "train.max_epochs=1",
-            "--phase2_overrides", "train.max_epochs=1", "--phase3_overrides", "train.max_epochs=1")
+    opts = (
+        "--upstream",
+        "whisper_custom",
+        "--upstream_path",
+        str(whisper),
+        "--folds",
+        "1",
+        "--nj",
+        "1",
+        "--parallel",
+        "1",
+        "--scales",
+        "4 8 16",
+        "--phase1_overrides",
+        "train.max_epochs=1",
+        "--phase2_overrides",
+        "train.max_epochs=1",
+        "--phase3_overrides",
+        "train.max_epochs=1",
+    )
     env = {"RAVDESS": str(corpus)}
     run_recipe(recipe, *opts, "--ablations", "no_gmp single_scale no_gender", env=env)
 

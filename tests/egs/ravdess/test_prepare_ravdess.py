@@ -2,7 +2,6 @@
 
 import importlib.util
 import os
-import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -12,15 +11,18 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import copy_recipe
 from ser.data.audio import load_audio
 from ser.utils import SerError
+
+from conftest import copy_recipe
 
 REPO = Path(__file__).resolve().parents[3]
 SHARED = REPO.parent / "shared" / "data" / "ravdess16k"
 SR = 48000
 
-_spec = importlib.util.spec_from_file_location("ravdess_prepare_for_tests", REPO / "egs/ravdess/local/prepare_ravdess.py")
+_spec = importlib.util.spec_from_file_location(
+    "ravdess_prepare_for_tests", REPO / "egs/ravdess/local/prepare_ravdess.py"
+)
 prep = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(prep)
 
@@ -29,8 +31,8 @@ ACTORS = ("01", "02", "04", "11", "13", "18")  # fold1 and fold2 test actors, al
 GOOD = (("01", "01", "01", "01"), ("03", "02", "02", "01"), ("05", "01", "01", "02"), ("08", "02", "02", "02"))
 EMO = {"01": "neu", "03": "hap", "05": "ang", "08": "sur"}
 BAD = {
-    "Actor_01/03-01-09-01-01-01-01.wav": "emotion 09",            # no such emotion
-    "Actor_01/03-02-03-01-01-01-01.wav": "song",                  # song, not speech
+    "Actor_01/03-01-09-01-01-01-01.wav": "emotion 09",  # no such emotion
+    "Actor_01/03-02-03-01-01-01-01.wav": "song",  # song, not speech
     "Actor_02/03-01-03-01-01-01-01.wav": "differs from its folder",  # actor 01 filed under Actor_02
     "Actor_02/03-01-01-02-01-01-02.wav": "neutral has no strong",
     "Actor_04/recording 3.wav": "seven two-digit fields",
@@ -101,7 +103,7 @@ def test_fields_follow_the_file_names(fixture_corpus, prepared):
         assert spk[utt] == f"Actor_{fields[6]}"
         assert gender[utt] == ("m" if int(fields[6]) % 2 else "f")
         assert abs(float(dur[utt]) - durations[utt]) < 1e-3
-        assert Path(wav[utt]) == corpus / f"Actor_{fields[6]}" / f"{utt[len('Actor_XX_'):]}.wav"
+        assert Path(wav[utt]) == corpus / f"Actor_{fields[6]}" / f"{utt[len('Actor_XX_') :]}.wav"
 
 
 def test_stereo_48k_wav_is_taken_and_loads_as_16k_mono(fixture_corpus, prepared):
@@ -234,7 +236,7 @@ def test_emobox_folds_on_the_full_corpus(tmp_path):
 @pytest.mark.skipif(not SHARED.is_dir(), reason=f"the shared RAVDESS copy {SHARED} is absent")
 def test_emobox_dev_folds_never_hold_their_emobox_folds_test_actors(tmp_path):
     result = prep.prepare(SHARED, tmp_path / "data", schemes="emobox,emobox_dev")
-    for k, test_actors in enumerate(prep.EMOBOX_TEST, 1):
+    for k in range(1, len(prep.EMOBOX_TEST) + 1):
         outer = _fold_split_spks(tmp_path / "data/folds/emobox" / f"fold{k}")
         dev = _fold_split_spks(tmp_path / "data/folds/emobox_dev" / f"fold{k}")
         assert dev["test"] == outer["valid"]  # the emobox fold's own development actors

@@ -10,7 +10,9 @@ import pytest
 from conftest import RAVDESS_SHARED, copy_recipe, ravdess_subset, run_recipe
 
 REPO = Path(__file__).resolve().parents[3]
-pytestmark = pytest.mark.skipif(not RAVDESS_SHARED.is_dir(), reason=f"the shared RAVDESS copy {RAVDESS_SHARED} is absent")
+pytestmark = pytest.mark.skipif(
+    not RAVDESS_SHARED.is_dir(), reason=f"the shared RAVDESS copy {RAVDESS_SHARED} is absent"
+)
 
 
 def test_whisper_lr_recipe_runs_on_a_subset(tmp_path, tiny_whisper):

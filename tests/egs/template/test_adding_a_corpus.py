@@ -9,9 +9,10 @@ import subprocess
 
 import numpy as np
 import soundfile as sf
-from conftest import run_recipe
 
 from ser.data.datadir import DataDir
+
+from conftest import run_recipe
 
 SPEAKERS = {"spk01": "m", "spk02": "f", "spk03": "m", "spk04": "f", "spk05": "m", "spk06": "f"}
 EMOTIONS = ("ang", "hap", "neu", "sad")
@@ -20,10 +21,12 @@ EMOTIONS = ("ang", "hap", "neu", "sad")
 def readme_pieces(repo_root):
     """[("file", path, text) | ("run", None, text)] in README order, from "Adding a corpus"."""
     text = (repo_root / "README.md").read_text()
-    section = text[text.index("## Adding a corpus"):]
+    section = text[text.index("## Adding a corpus") :]
     section = section[: section.index("\n## ", 1)]
-    return [("run" if marker == "run" else "file", path or None, body) for marker, path, body in
-            re.findall(r"<!-- (file|run):? ?(\S*) -->\n```\w*\n(.*?)```", section, re.S)]
+    return [
+        ("run" if marker == "run" else "file", path or None, body)
+        for marker, path, body in re.findall(r"<!-- (file|run):? ?(\S*) -->\n```\w*\n(.*?)```", section, re.S)
+    ]
 
 
 def make_corpus(root, utts_per_emotion=4):

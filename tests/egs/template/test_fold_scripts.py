@@ -1,6 +1,6 @@
-"""The fold scripts' bookkeeping (train_folds.sh, score_folds.sh): a fold is trained for its inputs (retraining after its .done
-is deleted, training again from the start when an input changed, resuming an interrupted run), the
-trainer's restart of a finished run, and scoring only the asked folds."""
+"""The fold scripts' bookkeeping (train_folds.sh, score_folds.sh): a fold is trained for its inputs
+(retraining after its .done is deleted, training again from the start when an input changed, resuming an
+interrupted run), the trainer's restart of a finished run, and scoring only the asked folds."""
 
 import json
 import os
@@ -50,9 +50,29 @@ def train_folds(recipe: Path, fail=False):
     calls.unlink(missing_ok=True)
     env = {**os.environ, "CALLS": str(calls), **({"FAIL": "1"} if fail else {})}
     proc = subprocess.run(
-        ["bash", "scripts/train_folds.sh", "--train_config", "conf.yaml", "--scheme", "s", "--folds", "1",
-         "--cmd", "./fake_cmd.sh", "--feats", "km8=labels.scp", "--overrides", "model.init_from=init.pt model.k=[8]",
-         "exp/phase"], cwd=recipe, env=env, capture_output=True, text=True, timeout=60)
+        [
+            "bash",
+            "scripts/train_folds.sh",
+            "--train_config",
+            "conf.yaml",
+            "--scheme",
+            "s",
+            "--folds",
+            "1",
+            "--cmd",
+            "./fake_cmd.sh",
+            "--feats",
+            "km8=labels.scp",
+            "--overrides",
+            "model.init_from=init.pt model.k=[8]",
+            "exp/phase",
+        ],
+        cwd=recipe,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert (proc.returncode != 0) == fail, proc.stderr
     lines = calls.read_text().splitlines() if calls.is_file() else []
     return [("infer" if "ser.bin.infer" in c else "train", c) for c in lines]
@@ -60,8 +80,10 @@ def train_folds(recipe: Path, fail=False):
 
 def modes(calls):
     """How each training call was asked to treat an earlier run."""
-    return [next(o for o in ("--restart-finished", "--no-resume") if o in c) if kind == "train" else "infer"
-            for kind, c in calls]
+    return [
+        next(o for o in ("--restart-finished", "--no-resume") if o in c) if kind == "train" else "infer"
+        for kind, c in calls
+    ]
 
 
 def test_a_fold_trains_again_only_when_asked_or_when_its_inputs_changed(recipe):
@@ -128,7 +150,7 @@ class ToyModel(nn.Module):
 
 
 def test_trainer_restarts_a_finished_run_only_when_asked_and_resumes_an_interrupted_one(tmp_path):
-    from ser.train.trainer import Trainer, TrainConfig
+    from ser.train.trainer import TrainConfig, Trainer
 
     conf = TrainConfig(max_epochs=2, batch_size=4, lr=1e-2, device="cpu")
     exp = tmp_path / "exp"
@@ -160,11 +182,27 @@ def test_score_folds_scores_only_the_asked_folds(recipe):
         pred = recipe / f"exp/sys/fold{k}/infer_test"
         pred.mkdir(parents=True)
         (pred / "utt2emo_pred").write_text("a neu\nb ang\n" if k != 2 else "a ang\nb neu\n")
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-           "PYTHONPATH": str(REPO)}
-    proc = subprocess.run(["bash", "scripts/score_folds.sh", "--scheme", "s", "--folds", "1 3", "--classes", classes,
-                           "--out", "RESULTS.md", "sys=exp/sys"],
-                          cwd=recipe, env=env, capture_output=True, text=True, timeout=60)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(
+        [
+            "bash",
+            "scripts/score_folds.sh",
+            "--scheme",
+            "s",
+            "--folds",
+            "1 3",
+            "--classes",
+            classes,
+            "--out",
+            "RESULTS.md",
+            "sys=exp/sys",
+        ],
+        cwd=recipe,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     results = (recipe / "RESULTS.md").read_text()
     assert "| sys | 2 | 100.00 |" in results and "fold2" not in results

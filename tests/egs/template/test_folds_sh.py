@@ -1,5 +1,6 @@
 """egs/TEMPLATE/ser1/scripts/folds.sh: fold ids and `for_each_fold`, which every *_folds.sh script
 uses to train folds one or N at a time; a failing fold must fail the script in both modes."""
+
 import subprocess
 from pathlib import Path
 

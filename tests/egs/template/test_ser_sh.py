@@ -21,8 +21,11 @@ mkdir -p "$exp"; echo model > "$exp/model.best.pt"
 
 @pytest.fixture
 def recipe(tmp_path):
-    for link, target in (("utils", "tools/utils"), ("scripts", "egs/TEMPLATE/ser1/scripts"),
-                         ("ser.sh", "egs/TEMPLATE/ser1/ser.sh")):
+    for link, target in (
+        ("utils", "tools/utils"),
+        ("scripts", "egs/TEMPLATE/ser1/scripts"),
+        ("ser.sh", "egs/TEMPLATE/ser1/ser.sh"),
+    ):
         (tmp_path / link).symlink_to(REPO / target)
     for split in ("train", "valid", "test"):
         d = tmp_path / "data/folds/s/fold1" / split
@@ -45,11 +48,36 @@ def run(recipe, recipe_opts, user_opts=(), env=None):
     shutil.rmtree(recipe / "exp", ignore_errors=True)
     calls = recipe / "calls"
     calls.unlink(missing_ok=True)
-    full_env = {**os.environ, "CALLS": str(calls), "cuda_cmd": "./fake_cmd.sh", "train_cmd": "./fake_cmd.sh",
-                "CORPUS": "", **(env or {})}
-    proc = subprocess.run(["bash", "ser.sh", "--scheme", "s", "--stage", "2", "--stop_stage", "2", "--corpus_var",
-                           "CORPUS", *recipe_opts, "--", *user_opts], cwd=recipe, env=full_env,
-                          capture_output=True, text=True, timeout=60)
+    full_env = {
+        **os.environ,
+        "CALLS": str(calls),
+        "cuda_cmd": "./fake_cmd.sh",
+        "train_cmd": "./fake_cmd.sh",
+        "CORPUS": "",
+        **(env or {}),
+    }
+    proc = subprocess.run(
+        [
+            "bash",
+            "ser.sh",
+            "--scheme",
+            "s",
+            "--stage",
+            "2",
+            "--stop_stage",
+            "2",
+            "--corpus_var",
+            "CORPUS",
+            *recipe_opts,
+            "--",
+            *user_opts,
+        ],
+        cwd=recipe,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     lines = calls.read_text().splitlines() if calls.is_file() else []
     return proc, [line for line in lines if "ser.bin.train" in line]
@@ -61,14 +89,34 @@ def opt(call, name):
 
 
 def test_systems_overlays_ablations_and_their_dirs(recipe):
-    _, calls = run(recipe, ["--systems", "conf/recipe.yaml+conf/up_{upstream}.yaml?+conf/missing_{upstream}.yaml? "
-                            "b=conf/recipe.yaml+conf/extra.yaml", "--upstream", "fbank", "--exp_name", "e_{upstream}",
-                            "--ablations", "abl", "--model_opts", "model.upstream={upstream}"],
-                    ["--train_opts", "train.lr=0.1"], env={"CORPUS": "/data"})
-    assert [opt(c, "--exp-dir") for c in calls] == [["exp/e_fbank/fold1"], ["exp/e_fbank/b/fold1"],
-                                                    ["exp/e_fbank/ablations/abl/fold1"]]
-    assert [opt(c, "--overlay") for c in calls] == [["conf/up_fbank.yaml"], ["conf/extra.yaml"],
-                                                    ["conf/up_fbank.yaml", "conf/tuning/abl.yaml"]]
+    _, calls = run(
+        recipe,
+        [
+            "--systems",
+            "conf/recipe.yaml+conf/up_{upstream}.yaml?+conf/missing_{upstream}.yaml? "
+            "b=conf/recipe.yaml+conf/extra.yaml",
+            "--upstream",
+            "fbank",
+            "--exp_name",
+            "e_{upstream}",
+            "--ablations",
+            "abl",
+            "--model_opts",
+            "model.upstream={upstream}",
+        ],
+        ["--train_opts", "train.lr=0.1"],
+        env={"CORPUS": "/data"},
+    )
+    assert [opt(c, "--exp-dir") for c in calls] == [
+        ["exp/e_fbank/fold1"],
+        ["exp/e_fbank/b/fold1"],
+        ["exp/e_fbank/ablations/abl/fold1"],
+    ]
+    assert [opt(c, "--overlay") for c in calls] == [
+        ["conf/up_fbank.yaml"],
+        ["conf/extra.yaml"],
+        ["conf/up_fbank.yaml", "conf/tuning/abl.yaml"],
+    ]
     assert all(opt(c, "--set") == ["model.upstream=fbank", "train.lr=0.1"] for c in calls)
     assert "cd " in (recipe / "exp/e_fbank/run.sh").read_text()
 
@@ -85,21 +133,41 @@ def test_recipe_defaults_then_demo_config_then_user_options(recipe):
 
 
 def test_bad_options_fail_clearly(recipe):
-    for opts, message in ((["--systems", "conf/recipe.yaml", "--ablations", "nope"], "conf/tuning/nope.yaml not found"),
-                          (["--systems", ""], "no --systems given"),
-                          (["--systems", "conf/recipe.yaml", "--no_such_option", "1"], "unknown option --no_such_option")):
-        proc = subprocess.run(["bash", "ser.sh", "--scheme", "s", *opts, "--"], cwd=recipe, capture_output=True,
-                              text=True, timeout=60, env={**os.environ, "cuda_cmd": "./fake_cmd.sh"})
+    for opts, message in (
+        (["--systems", "conf/recipe.yaml", "--ablations", "nope"], "conf/tuning/nope.yaml not found"),
+        (["--systems", ""], "no --systems given"),
+        (["--systems", "conf/recipe.yaml", "--no_such_option", "1"], "unknown option --no_such_option"),
+    ):
+        proc = subprocess.run(
+            ["bash", "ser.sh", "--scheme", "s", *opts, "--"],
+            cwd=recipe,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "cuda_cmd": "./fake_cmd.sh"},
+        )
         assert proc.returncode != 0 and message in proc.stderr, proc.stderr
 
 
 def test_systems_by_name_with_their_own_overrides_and_a_common_overlay(recipe):
     (recipe / "conf/train.yaml").write_text("model: {name: x}\n")
     (recipe / "conf/tuning/sys_a.yaml").write_text("model: {dim: 2}\n")
-    _, calls = run(recipe, ["--systems", "sys_a abl_lam0.3=conf/train.yaml+conf/tuning/abl.yaml@model.lam=0.3@train.lr=[1]",
-                            "--common_overlay", "conf/demo.yaml", "--exp_name", "x"], env={"CORPUS": "/data"})
+    _, calls = run(
+        recipe,
+        [
+            "--systems",
+            "sys_a abl_lam0.3=conf/train.yaml+conf/tuning/abl.yaml@model.lam=0.3@train.lr=[1]",
+            "--common_overlay",
+            "conf/demo.yaml",
+            "--exp_name",
+            "x",
+        ],
+        env={"CORPUS": "/data"},
+    )
     assert [opt(c, "--exp-dir") for c in calls] == [["exp/x/sys_a/fold1"], ["exp/x/abl_lam0.3/fold1"]]
     assert [opt(c, "--config") for c in calls] == [["conf/train.yaml"]] * 2
-    assert [opt(c, "--overlay") for c in calls] == [["conf/tuning/sys_a.yaml", "conf/demo.yaml"],
-                                                    ["conf/tuning/abl.yaml", "conf/demo.yaml"]]
+    assert [opt(c, "--overlay") for c in calls] == [
+        ["conf/tuning/sys_a.yaml", "conf/demo.yaml"],
+        ["conf/tuning/abl.yaml", "conf/demo.yaml"],
+    ]
     assert [opt(c, "--set") for c in calls] == [[], ["model.lam=0.3", "train.lr=[1]"]]

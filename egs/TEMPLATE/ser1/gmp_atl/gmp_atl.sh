@@ -151,6 +151,7 @@ if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
     scratch="Upstream trained FROM SCRATCH: a randomly initialised HuBERT-shaped model ($hubert_layers x $hubert_dim), so phase-1 pseudo-labels come from what it learns on this corpus alone, not from HuBERT pre-training. "
   fi
   partial=${trainable_layers:+ Only the top $trainable_layers transformer layers trained (the rest frozen, their output cached).}
+  # shellcheck disable=SC2046  # one word per system
   scripts/score_folds.sh --scheme $scheme --folds "$folds" --classes "$classes" --title "$title" --command "$cmdline" \
     --note "${corpus_note:+$corpus_note }${scratch}Folds: $scheme ${folds:-(all)}. Upstream: $upstream${upstream_path:+ ($upstream_path)}.$partial GMP layer $gmp_layer, k = $scales; phase 2 from $phase2_init; systems: phase1_only = phase 1 emotion head, $systems (name:dir:init:loss)." \
     --out $exp/RESULTS.md $rows $(for s in $systems; do IFS=: read -r n d _ <<< "$s"; echo "$n=$exp/$d"; done)

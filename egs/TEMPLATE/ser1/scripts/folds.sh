@@ -2,7 +2,7 @@
 # defines `for_each_fold N FUNC`: runs `FUNC k` for every fold k, N at a time (each in the background
 # when N > 1), and fails when any of them failed. Call it as a plain command, not behind `||` or `if`:
 # there bash would ignore `set -e` inside FUNC, which must stop at its first failing step.
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2154  # scheme, folds: the caller's options
 for_each_fold() {
   local n=$1 fn=$2 k p failed=0 pids=()
   for k in $fold_ids; do

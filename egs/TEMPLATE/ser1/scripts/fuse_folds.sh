@@ -19,16 +19,17 @@ fi
 out=$1
 . scripts/folds.sh
 systems=(); weights=()
-n_groups=$(echo $groups | wc -w)
+n_groups=$(wc -w <<< "$groups")
 for g in $groups; do
-  members=(${g//,/ })
+  IFS=, read -r -a members <<< "$g"
   for m in "${members[@]}"; do
     systems+=("$m"); weights+=("$(awk -v g="$n_groups" -v m="${#members[@]}" 'BEGIN { printf "%.17g", 1 / (g * m) }')")
   done
 done
 for k in $fold_ids; do
   prior=(); [ "$balance" = true ] && prior=(--prior-data "data/folds/$scheme/fold$k/train,data/folds/$scheme/fold$k/valid")
+  preds=(); for s in "${systems[@]}"; do preds+=("$s/fold$k/infer_test"); done
   python -m ser.bin.fuse_posteriors --classes "$classes" --weights "$(IFS=,; echo "${weights[*]}")" "${prior[@]}" \
-    --out-dir "$out/fold$k/infer_test" $(for s in "${systems[@]}"; do echo "$s/fold$k/infer_test"; done)
+    --out-dir "$out/fold$k/infer_test" "${preds[@]}"
 done
 echo "$0: fused ${systems[*]} (weights ${weights[*]}$([ "$balance" = true ] && echo ', divided by training class priors')) -> $out/fold*/infer_test"

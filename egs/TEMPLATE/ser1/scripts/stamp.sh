@@ -3,7 +3,7 @@
 # value naming a file its checksum (an scp's arks by size and modification time: checksumming
 # gigabytes of features would cost minutes per fold, and a rewritten ark always gets a new time),
 # then every file of the data dirs in the array `data_dirs`. `same_stamp FILE STAMP` tests a record.
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2154  # data_dirs: set by the caller
 file_sums() {
   local f=$1
   echo "$f $(md5sum < "$f" | cut -d' ' -f1)"

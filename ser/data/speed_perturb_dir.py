@@ -52,8 +52,9 @@ def perturb_dir(src, dst, factors, wav_dir) -> int:
             spec = Path(wav_scp[utt])
             if not path.is_file() or (spec.is_file() and spec.stat().st_mtime > path.stat().st_mtime):
                 with atomic_path(path) as tmp:
-                    sf.write(tmp, perturb(load_audio(wav_scp[utt], utt=utt), f), SAMPLE_RATE, subtype="PCM_16",
-                             format="WAV")
+                    sf.write(
+                        tmp, perturb(load_audio(wav_scp[utt], utt=utt), f), SAMPLE_RATE, subtype="PCM_16", format="WAV"
+                    )
             for name, values in dd.fields.items():
                 fields[name][new] = values[utt]
             fields["wav.scp"][new] = str(path)
