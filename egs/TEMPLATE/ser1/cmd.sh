@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # How stages launch jobs. Local machine: utils/run.py runs JOB=1:NJ in parallel here.
-# On a Slurm cluster, replace with e.g.:
+# On a Slurm cluster, copy egs/TEMPLATE/ser1/conf/slurm.conf into the recipe's conf/ (set the
+# partition and account there) and replace these with:
 #   export train_cmd="utils/slurm.py --config conf/slurm.conf"
 #   export cuda_cmd="utils/slurm.py --config conf/slurm.conf --gpu 1"
 export train_cmd="utils/run.py"

@@ -180,12 +180,19 @@ if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
       --cmd "$cuda_cmd" "$dir"
   done 3< <(system_list)
 fi
+# What RESULTS.md records: the command that trained the system (its dir's run.sh, with the corpus
+# variable), and this one when it only re-scores.
+made_by() {
+  local trained=$cmdline
+  [ ! -f "$1/run.sh" ] || trained=$(tail -n 1 "$1/run.sh" | sed 's/ "\$@"$//')
+  if [[ $trained == *"$cmdline" ]]; then echo "$trained"; else printf '%s\n%s  # scored by\n' "$trained" "$cmdline"; fi
+}
 if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   rows=(); n_main=$(wc -w <<< "$systems")
   while read -r dir label conf ovl set <&3; do
     [ "$ovl" != - ] || ovl=; [ "$set" != - ] || set=
     log "stage 4: scoring $label -> $dir/RESULTS.md"
-    scripts/score_folds.sh --scheme "$scheme" --folds "$folds" --classes "$classes" --command "$cmdline" \
+    scripts/score_folds.sh --scheme "$scheme" --folds "$folds" --classes "$classes" --command "$(made_by "$dir")" \
       --title "$title$([ "$n_main" -eq 1 ] && [ "$dir" = "$expdir" ] || echo ": $label")" \
       --note "$note Config: $conf${ovl:+ + ${ovl//,/ + }}${set:+; ${set//@/ }}${train_opts:+; overrides: $train_opts}." \
       --out "$dir/RESULTS.md" "$label=$dir"
@@ -193,12 +200,12 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   done 3< <(system_list)
   if [ "$n_main" -gt 1 ]; then
     log "stage 4: comparison of $n_main systems -> $expdir/$comparison"
-    scripts/score_folds.sh --scheme "$scheme" --folds "$folds" --classes "$classes" --command "$cmdline" \
+    scripts/score_folds.sh --scheme "$scheme" --folds "$folds" --classes "$classes" --command "$(made_by "$expdir")" \
       --title "$title" --note "$note" --out "$expdir/$comparison" "${rows[@]:0:$n_main}"
   fi
   if [ -n "$ablations" ]; then
     log "stage 4: ablation table ($ablations) -> $expdir/ablations/RESULTS.md"
-    scripts/score_folds.sh --scheme "$scheme" --folds "$folds" --classes "$classes" --command "$cmdline" \
+    scripts/score_folds.sh --scheme "$scheme" --folds "$folds" --classes "$classes" --command "$(made_by "$expdir")" \
       --title "$title: ablations" --note "$note Ablations: the first system + $tuning_dir/<name>.yaml." \
       --out "$expdir/ablations/RESULTS.md" "${rows[0]}" "${rows[@]:$n_main}"
   fi

@@ -4,6 +4,7 @@ and the user's options apply."""
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -171,3 +172,44 @@ def test_systems_by_name_with_their_own_overrides_and_a_common_overlay(recipe):
         ["conf/tuning/abl.yaml", "conf/demo.yaml"],
     ]
     assert [opt(c, "--set") for c in calls] == [[], ["model.lam=0.3", "train.lr=[1]"]]
+
+
+def test_results_record_the_training_command_and_the_rescoring_one(recipe):
+    """Stage 4 run alone records the command that trained (with the corpus variable) and its own."""
+    run(recipe, ["--systems", "conf/recipe.yaml", "--cmdline", "./run.sh --folds 1"], env={"CORPUS": "/data"})
+    pred = recipe / "exp/ser/fold1/infer_test"
+    pred.mkdir(parents=True)
+    (pred / "utt2emo_pred").write_text("a neu\n")
+    (pred / "classes.txt").write_text("neu\n")
+    (recipe / "data/folds/s/fold1/test/utt2spk").write_text("a s\n")
+    env = {
+        **os.environ,
+        "CORPUS": "/data",
+        "cuda_cmd": "./fake_cmd.sh",
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+    proc = subprocess.run(
+        [
+            "bash",
+            "ser.sh",
+            "--scheme",
+            "s",
+            "--corpus_var",
+            "CORPUS",
+            "--systems",
+            "conf/recipe.yaml",
+            "--stage",
+            "4",
+            "--cmdline",
+            "./run.sh --stage 4",
+            "--",
+        ],
+        cwd=recipe,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    results = (recipe / "exp/ser/RESULTS.md").read_text()
+    assert "CORPUS=/data ./run.sh --folds 1\n./run.sh --stage 4  # scored by" in results
