@@ -16,11 +16,13 @@ folds=                        # e.g. "1 3"; empty = every fold
 upstream=whisper_base         # any upstream: whisper_base_padded, hubert_local, hf_hubert_custom, ...
 upstream_path=                # its checkpoint or folder (Whisper default: tools/whisper/<size>)
 layers=1,2,3,4,5              # pooled layers (0 is Whisper's conv/positional input, 6 its top)
+speaker_norm=false            # true: z-normalise each speaker's rows over that speaker's own utterances, TEST SPEAKERS
+                              # INCLUDED (their unlabelled audio is used; exp/..._spknorm, reported as its own row)
 tag=
 . utils/parse_options.sh
 classes=neu,cal,hap,sad,ang,fea,dis,sur
 exp=exp; [ "$scheme" = emobox ] || exp=exp/$scheme  # another scheme's models never mix with emobox's
-e=$exp/${upstream}_logreg$tag
+e=$exp/${upstream}_logreg$([ "$speaker_norm" = true ] && echo _spknorm || true)$tag
 
 if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then
   echo "stage 0: data prep and folds -> data/all, data/folds"
@@ -34,11 +36,11 @@ fi
 if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
   echo "stage 2: logistic regression on layers $layers (mean and std over frames), each fold -> $e/fold*"
   scripts/train_sklearn_folds.sh --feats dump/$upstream/feats.scp --pool_layers $layers --scheme $scheme \
-    --folds "$folds" --classes $classes --parallel $parallel --cmd "$train_cmd" $e
+    --folds "$folds" --classes $classes --parallel $parallel --speaker_norm $speaker_norm --cmd "$train_cmd" $e
 fi
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
   echo "stage 3: scoring -> $e/RESULTS.md"
   scripts/score_folds.sh --scheme $scheme --folds "$folds" --classes $classes --title "RAVDESS $(basename $e)" \
-    --note "Corpus: RAVDESS speech ($RAVDESS), 8 classes, folds: $scheme. Frozen $upstream${upstream_path:+ ($upstream_path)}, layers $layers pooled (mean, std), logistic regression." \
+    --note "Corpus: RAVDESS speech ($RAVDESS), 8 classes, folds: $scheme. Frozen $upstream${upstream_path:+ ($upstream_path)}, layers $layers pooled (mean, std)$([ "$speaker_norm" = true ] && echo ', z-normalised per speaker over its own utterances (test speakers included)' || true), logistic regression." \
     --command "$cmdline" "$e"
 fi
