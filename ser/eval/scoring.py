@@ -123,17 +123,6 @@ def summary_table(systems: dict, percent=("ua", "wa", "macro_f1")) -> str:
     return "\n".join(lines) + "\n"
 
 
-def collect(exp_dir, pred_subdir="infer_test") -> dict:
-    """{fold<k>: scores} from exp_dir/fold<k>/<pred_subdir>/scores.json."""
-    exp_dir = Path(exp_dir)
-    folds = {}
-    for f in sorted(exp_dir.glob(f"fold*/{pred_subdir}/scores.json"), key=lambda p: int(p.parts[-3][4:])):
-        folds[f.parts[-3]] = json.loads(f.read_text())
-    if not folds:
-        raise SerError(f"no scored folds under {exp_dir}/fold*/{pred_subdir}: run the scoring stage first")
-    return folds
-
-
 def score_system(exp_dir, folds_root, folds, classes=None, pred_subdir="infer_test", **aux_opts) -> dict:
     """{fold<k>: scores} of exactly the asked folds, each scored against the fold's test set now:
     predictions of other folds left in the same exp dir stay out of the table."""

@@ -71,14 +71,8 @@ one_fold() {
       --train-dir "$train" --valid-dir "$fd/valid" --exp-dir "$out" "${feat_opts[@]}"
     cp "$out/.inputs" "$out/.done"
   fi
-  if [ "$infer" = true ]; then
-    data_dirs=("$fd/test")
-    stamp=$(input_stamp "$out/model.best.pt" "${feat_opts[@]}")
-    if same_stamp "$out/infer_test/.done" "$stamp"; then return 0; fi
-    echo "$0: predicting $fd/test -> $out/infer_test (log: $out/infer_test.log)"
-    $cmd "$out/infer_test.log" python -m ser.bin.infer --exp-dir "$out" \
-      --data-dir "$fd/test" --out-dir "$out/infer_test" "${feat_opts[@]}"
-    printf '%s\n' "$stamp" > "$out/infer_test/.done"
+  if [ "$infer" = true ]; then  # redone only when the model or the test inputs changed
+    scripts/infer_folds.sh --scheme "$scheme" --folds "$k" --feats "$feats" --feats_hint "$feats_hint" --cmd "$cmd" "$exp"
   fi
 }
 for_each_fold "$parallel" one_fold
