@@ -9,6 +9,8 @@ else
   echo "path.sh: $SER_ROOT/tools/venv is missing; run tools/install.sh first" >&2
 fi
 export PATH="$SER_ROOT/tools/utils:$PATH"
+# This checkout's ser, not whichever one the venv was installed from (clones share one venv).
+export PYTHONPATH="$SER_ROOT${PYTHONPATH:+:$PYTHONPATH}"
 # One BLAS thread per job: the launchers run jobs in parallel, and oversubscription is slower.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 export LC_ALL=C
