@@ -75,7 +75,7 @@ def main():
         restart_finished=args.restart_finished,
     )
     if args.infer_data:
-        infer(args.exp_dir, args.infer_data, args.infer_out, feats, trainer.device)
+        infer(args.exp_dir, args.infer_data, args.infer_out, feats, trainer.device if trainer else "cpu")
 
 
 if __name__ == "__main__":

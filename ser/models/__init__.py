@@ -18,6 +18,7 @@ MODELS = {
     "bridge_tokens": "ser.models.bridge_tokens:BridgeTokens",
     "mtl_coattn": "ser.models.mtl_coattn:MTLCoAttn",
     "ecapa_mtl": "ser.models.ecapa_mtl:EcapaMTL",
+    "logreg": "ser.models.pooled_logreg:PooledLogReg",
 }
 
 

@@ -7,7 +7,9 @@ What differs between models is asked of the model class, never special-cased her
 - `prepare_config(model_conf, train_dir, exp_dir) -> model_conf` (classmethod, optional): files a
   model derives from the fold's training data before it is built (mtl_coattn's CTC vocabulary);
 - `predict_all(batch)` (optional): every task's output at inference (gender, speaker embeddings,
-  transcripts) instead of `predict`'s emotion / V-A-D outputs.
+  transcripts) instead of `predict`'s emotion / V-A-D outputs;
+- `fits_in_closed_form = True`: a model fitted in one call (`fit`, `predict`; the scikit-learn
+  logistic regression of `ser.models.pooled_logreg`) instead of by the epoch trainer.
 """
 
 import json
@@ -101,11 +103,38 @@ def data_info(conf, feats: FeatStores, train_set) -> dict:
     }
 
 
-def train(conf: dict, train_dir, valid_dir, exp_dir, feats: FeatStores, resume=True, restart_finished=False) -> Trainer:
-    """Trains (or resumes) one fold into exp_dir: config.yaml, info.json, checkpoints, history."""
+def closed_form(name) -> bool:
+    return bool(name) and getattr(model_class(name), "fits_in_closed_form", False)
+
+
+def fit_closed_form(conf: dict, train_dir, valid_dir, exp: Path, feats: FeatStores) -> None:
+    """A model fitted in one call: config.yaml, info.json, then the model's own files."""
+    stores = feats.pick(conf["data"]["feats"])
+    speakers = {s for d in (train_dir, valid_dir) for s in DataDir.load(d).utt2spk.values()}
+    info = {
+        "num_classes": len(conf["data"]["classes"]),
+        "classes": conf["data"]["classes"],
+        "feats": {name: reader.meta for name, reader in stores.items()},
+        "speakers": sorted(speakers),
+    }
+    model = build_model(conf["model"], info)
+    write_text_atomic(exp / "config.yaml", yaml.safe_dump(conf, sort_keys=False))
+    write_text_atomic(exp / "info.json", json.dumps(info, indent=1))
+    model.fit(train_dir, valid_dir, stores, exp, seed=conf["train"]["seed"])
+
+
+def train(
+    conf: dict, train_dir, valid_dir, exp_dir, feats: FeatStores, resume=True, restart_finished=False
+) -> Trainer | None:
+    """Trains (or resumes) one fold into exp_dir: config.yaml, info.json, checkpoints, history.
+    Returns the trainer (None for a model fitted in closed form)."""
     exp = Path(exp_dir)
     exp.mkdir(parents=True, exist_ok=True)
     name = conf["model"].get("name")
+    if closed_form(name):
+        set_seed(conf["train"]["seed"])
+        fit_closed_form(conf, train_dir, valid_dir, exp, feats)
+        return None
     prepare = getattr(model_class(name), "prepare_config", None) if name else None
     if prepare is not None:
         conf["model"] = prepare(dict(conf["model"]), Path(train_dir), exp)
@@ -175,6 +204,8 @@ def write_predictions(pred: dict, classes, vad_range, out_dir) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     utts = pred["utts"]
+    if "emo_post" in pred:
+        write_posteriors(tmp, utts, pred["emo_post"], classes)
     if "emo_logits" in pred:
         write_posteriors(tmp, utts, torch.softmax(torch.from_numpy(pred["emo_logits"]), dim=1).numpy(), classes)
     if "vad" in pred:
@@ -193,6 +224,15 @@ def write_predictions(pred: dict, classes, vad_range, out_dir) -> None:
 
 def infer(exp_dir, data_dir, out_dir, feats: FeatStores, device, model_overrides=None) -> dict:
     """Predicts data_dir with exp_dir's best model into out_dir (see write_predictions)."""
+    conf = parse_yaml((Path(exp_dir) / "config.yaml").read_text()) if (Path(exp_dir) / "config.yaml").is_file() else {}
+    if closed_form(conf.get("model", {}).get("name")):
+        info = json.loads((Path(exp_dir) / "info.json").read_text())
+        conf["model"].update(model_overrides or {})
+        model = build_model(conf["model"], info)
+        utts, post = model.predict(exp_dir, data_dir, feats.pick(conf["data"]["feats"]), info["speakers"])
+        write_predictions({"utts": utts, "emo_post": post}, info["classes"], None, out_dir)
+        log.info("wrote posteriors of %s for %d utterances of %s to %s", exp_dir, len(utts), data_dir, out_dir)
+        return {"utts": utts, "emo_post": post}
     model, conf, info = load_trained(exp_dir, device, model_overrides)
     dataset = make_dataset(data_dir, conf, feats)
     loader = make_loader(dataset, TrainConfig.from_dict(conf["train"]).batch_size, shuffle=False)

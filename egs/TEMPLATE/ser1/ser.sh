@@ -5,8 +5,8 @@
 # Options before "--" are the recipe's defaults, those after it the user's (they win, also over
 # conf/demo/run.conf, which demo mode sources in between). --help lists every option.
 # Stages: 0 data prep (local/data.sh) and folds [+ speed-perturbed training sets]; 1 feature stores;
-# 2 training, per system and fold; 3 test predictions; 4 scoring -> RESULTS.md per system, and one
-# comparison table of all systems. Every stage skips what is already complete for its inputs.
+# 2 training, per system and fold; 3 test predictions [+ late fusions of systems]; 4 scoring ->
+# RESULTS.md per system and fusion, and one comparison table of all of them. Every stage skips what is already complete for its inputs.
 # shellcheck disable=SC2154  # train_cmd, cuda_cmd: from cmd.sh, which run.sh sources
 set -euo pipefail
 set -f  # no globbing: specs hold "?" and overrides hold brackets
@@ -51,6 +51,9 @@ ablations=                    # names of overlays in <tuning_dir>: each trained 
 train_set=                    # the folds' training set (empty: train, or train_sp with --speed_perturb)
 train_on_valid=false          # train on train + valid (corpora without a validation split, with train.select_metric=last)
 parallel=1                    # folds trained at once (one job each)
+fusions=                      # stage 3 late fusions, space separated, each name=a,b+c: the named systems of a group
+                              #   (comma separated) averaged, the groups (+ separated) weighing equally -> <exp>/<name>
+balance=false                 # fusions divide their posteriors by the fold's training class frequencies (the UA decision)
 exp_name=ser                  # experiments go to exp/<exp_name><tag> (exp/<scheme>/... for another scheme)
 tag=
 main_label=                   # the RESULTS.md row of a system without name= (empty: the experiment dir's name)
@@ -131,6 +134,23 @@ done
 while read -r _ label conf ovl _; do  # a missing config fails here, before any stage runs
   for f in $conf ${ovl//,/ }; do [ "$f" = - ] || [ -f "$f" ] || { echo "$0: system $label: $f not found" >&2; exit 1; }; done
 done < <(system_list)
+# Fusions: "dir label groups" per line (groups: space-separated comma lists of system dirs).
+fusion_list() {
+  local f g groups
+  for f in $fusions; do
+    groups=; for g in $(tr + ' ' <<< "${f#*=}"); do groups+=" $expdir/${g//,/,$expdir/}"; done
+    echo "$expdir/${f%%=*} ${f%%=*} ${groups# }"
+  done
+}
+names=" $(system_list | while read -r dir _; do printf '%s ' "${dir#"$expdir"/}"; done)"
+for f in $fusions; do
+  [[ $f == *=?* ]] || { echo "$0: --fusions '$f': expected name=system,system+system" >&2; exit 1; }
+  for m in $(tr '+,' '  ' <<< "${f#*=}"); do
+    [[ $names == *" $m "* ]] || { echo "$0: fusion ${f%%=*}: '$m' is not a system of --systems (${names# })" >&2; exit 1; }
+  done
+done
+# The exact command (and corpus), runnable again from each experiment dir: `<dir>/run.sh --stage 3`.
+rerun=$(printf '#!/usr/bin/env bash\ncd %q && %s%s "$@"\n' "$PWD" "${corpus_var:+$corpus_var=$(printf %q "${!corpus_var:-}") }" "$cmdline")
 
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   log "stage 0: data prep and folds -> data/all, data/folds/$scheme"
@@ -160,8 +180,6 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   done <<< "$stores"
 fi
 if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
-  # The exact command (and corpus), runnable again from each experiment dir: `<dir>/run.sh --stage 3`.
-  rerun=$(printf '#!/usr/bin/env bash\ncd %q && %s%s "$@"\n' "$PWD" "${corpus_var:+$corpus_var=$(printf %q "${!corpus_var:-}") }" "$cmdline")
   mkdir -p "$expdir"; echo "$rerun" > "$expdir/run.sh"; chmod +x "$expdir/run.sh"
   while read -r dir label conf ovl set <&3; do
     mkdir -p "$dir"; echo "$rerun" > "$dir/run.sh"; chmod +x "$dir/run.sh"
@@ -179,6 +197,13 @@ if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
     scripts/infer_folds.sh --scheme "$scheme" --folds "$folds" --feats "$store_opts" --feats_hint "stage 1" \
       --cmd "$cuda_cmd" "$dir"
   done 3< <(system_list)
+  while read -r dir label groups; do
+    [ -n "$dir" ] || continue
+    log "stage 3: fusion $label (${groups// / | }$([ "$balance" = true ] && echo '; divided by class priors')) -> $dir/fold*/infer_test"
+    mkdir -p "$dir"; echo "$rerun" > "$dir/run.sh"; chmod +x "$dir/run.sh"
+    scripts/fuse_folds.sh --scheme "$scheme" --folds "$folds" --classes "$classes" --balance "$balance" \
+      --groups "$groups" "$dir"
+  done < <(fusion_list)
 fi
 # What RESULTS.md records: the command that trained the system (its dir's run.sh, with the corpus
 # variable), and this one when it only re-scores.
@@ -188,7 +213,7 @@ made_by() {
   if [[ $trained == *"$cmdline" ]]; then echo "$trained"; else printf '%s\n%s  # scored by\n' "$trained" "$cmdline"; fi
 }
 if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
-  rows=(); n_main=$(wc -w <<< "$systems")
+  rows=(); n_main=$(wc -w <<< "$systems"); fused=()
   while read -r dir label conf ovl set <&3; do
     [ "$ovl" != - ] || ovl=; [ "$set" != - ] || set=
     log "stage 4: scoring $label -> $dir/RESULTS.md"
@@ -198,10 +223,18 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
       --out "$dir/RESULTS.md" "$label=$dir"
     rows+=("$label=$dir")
   done 3< <(system_list)
-  if [ "$n_main" -gt 1 ]; then
-    log "stage 4: comparison of $n_main systems -> $expdir/$comparison"
+  while read -r dir label groups; do
+    [ -n "$dir" ] || continue
+    log "stage 4: scoring fusion $label -> $dir/RESULTS.md"
+    scripts/score_folds.sh --scheme "$scheme" --folds "$folds" --classes "$classes" --command "$(made_by "$dir")" \
+      --title "$title: $label" --note "$note Late fusion: ${groups// / | } (a group averaged, groups weighing equally)$(
+        [ "$balance" = true ] && echo ', divided by the training class frequencies')." --out "$dir/RESULTS.md" "$label=$dir"
+    fused+=("$label=$dir")
+  done < <(fusion_list)
+  if [ $((n_main + ${#fused[@]})) -gt 1 ]; then
+    log "stage 4: comparison of $((n_main + ${#fused[@]})) systems -> $expdir/$comparison"
     scripts/score_folds.sh --scheme "$scheme" --folds "$folds" --classes "$classes" --command "$(made_by "$expdir")" \
-      --title "$title" --note "$note" --out "$expdir/$comparison" "${rows[@]:0:$n_main}"
+      --title "$title" --note "$note" --out "$expdir/$comparison" "${rows[@]:0:$n_main}" ${fused[@]+"${fused[@]}"}
   fi
   if [ -n "$ablations" ]; then
     log "stage 4: ablation table ($ablations) -> $expdir/ablations/RESULTS.md"

@@ -1,4 +1,5 @@
-"""ser.bin.train_sklearn: utterance-level features -> classifier, C by speaker-grouped inner CV."""
+"""ser.models.pooled_logreg through ser.bin.train / ser.bin.infer: utterance-level features -> a
+logistic regression, C by speaker-grouped inner CV, stored as arrays."""
 
 import json
 import sys
@@ -6,10 +7,13 @@ import sys
 import numpy as np
 import pytest
 
-from ser.bin import train_sklearn
-from ser.bin.train_sklearn import speaker_znorm
+import torch
+import yaml
+
+from ser.bin import train as train_bin
 from ser.data.datadir import read_kv, write_kv
 from ser.features.store import FeatWriter
+from ser.models.pooled_logreg import speaker_znorm
 from ser.utils import SerError
 
 CLASSES = ["a", "b", "c"]
@@ -38,8 +42,23 @@ def _corpus(root, speakers_of_split, seed=0):
 
 
 def _run(monkeypatch, *args):
-    monkeypatch.setattr(sys, "argv", ["train_sklearn", *map(str, args)])
-    train_sklearn.main()
+    """The old train_sklearn command line, as a logreg config trained and predicted by ser.bin.train."""
+    opts = dict(zip(args[::2], args[1::2]))
+    model = {"name": "logreg"}
+    if "--cs" in opts:
+        model["cs"] = [float(c) for c in opts["--cs"].split(",")]
+    if "--speed-copies" in opts:
+        model["speed_copies"] = [float(c) for c in opts["--speed-copies"].split(",")]
+    exp = opts["--exp-dir"]
+    conf = {"data": {"classes": opts["--classes"].split(","), "feats": ["x"]}, "model": model}
+    path = exp.parent / f"{exp.name}.yaml"
+    path.write_text(yaml.safe_dump(conf))
+    test = opts["--test-dir"]
+    argv = ["train", "--config", path, "--feat", f"x={opts['--feats']}", "--exp-dir", exp]
+    argv += ["--train-dir", opts["--train-dir"], "--valid-dir", opts.get("--valid-dir", opts["--train-dir"])]
+    argv += ["--infer-data", test, "--infer-out", exp / "infer_test"]
+    monkeypatch.setattr(sys, "argv", list(map(str, argv)))
+    train_bin.main()
 
 
 def test_trains_chooses_c_and_predicts_every_test_utterance(tmp_path, monkeypatch):
@@ -64,6 +83,8 @@ def test_trains_chooses_c_and_predicts_every_test_utterance(tmp_path, monkeypatc
     )
     search = json.loads((exp / "search.json").read_text())
     assert search["train_speakers"] == ["s1", "s2", "s3", "s4"] and search["train_utts"] == 120
+    # arrays only: loadable without unpickling anything
+    assert set(torch.load(exp / "model.best.pt", weights_only=True)) >= {"mean", "scale", "coef", "intercept"}
     assert set(search["inner_cv_ua"]) == {"0.001", "1.0"} and search["chosen_c"] in (1e-3, 1.0)
     post = read_kv(exp / "infer_test/utt2post")
     pred = read_kv(exp / "infer_test/utt2emo_pred")
@@ -82,7 +103,7 @@ def test_speaker_norm_removes_speaker_offsets():
 
 def test_a_test_speaker_in_training_is_an_error(tmp_path, monkeypatch):
     scp, d = _corpus(tmp_path, {"train": ["s1", "s2"], "test": ["s2"]})
-    with pytest.raises(SerError, match=r"test speakers \['s2'\] are also training speakers"):
+    with pytest.raises(SerError, match=r"speakers \['s2'\] are also training speakers"):
         _run(
             monkeypatch,
             "--feats",
@@ -100,7 +121,7 @@ def test_a_test_speaker_in_training_is_an_error(tmp_path, monkeypatch):
 
 def test_unknown_label_names_the_file(tmp_path, monkeypatch):
     scp, d = _corpus(tmp_path, {"train": ["s1", "s2"], "test": ["s3"]})
-    with pytest.raises(SerError, match="utt2emo: labels \\['c'\\] are not in --classes a,b"):
+    with pytest.raises(SerError, match="utt2emo: labels \\['c'\\] are not in the config's classes a,b"):
         _run(
             monkeypatch,
             "--feats",
@@ -179,3 +200,22 @@ def test_a_missing_speed_copy_names_the_store(tmp_path, monkeypatch):
             "--speed-copies",
             "0.9",
         )
+
+
+def test_stored_arrays_give_scikit_learns_posteriors():
+    from ser.models.pooled_logreg import make_pipeline_for, softmax_posteriors
+
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(90, 6)), np.repeat([0, 2, 3], 30)  # class 1 absent from training
+    x[:, 0] += y
+    pipe = make_pipeline_for(0.1).fit(x, y)
+    arrays = {
+        "mean": pipe[0].mean_,
+        "scale": pipe[0].scale_,
+        "coef": pipe[-1].coef_,
+        "intercept": pipe[-1].intercept_,
+        "seen_classes": pipe[-1].classes_.astype(float),
+        "num_classes": np.array(4.0),
+    }
+    post = softmax_posteriors(arrays, x[:7])
+    assert np.allclose(post[:, [0, 2, 3]], pipe.predict_proba(x[:7]), atol=1e-12) and not post[:, 1].any()
