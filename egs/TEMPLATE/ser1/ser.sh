@@ -29,10 +29,11 @@ upstream_path=                # its checkpoint or folder, "{upstream_path}" ther
 text_encoder=                 # the recipe's text encoder (hub name or folder; empty: the packaged all-MiniLM-L6-v2),
                               # "{text}" (its folder name) in --feats, --exp_name
 feats=                        # stage 1 stores, space separated, each name=kind[:arg[:path]]:
-                              #   name=fbank|mfcc|mel|stf|compare|egemaps -> dump/<name>
-                              #   name=upstream:<upstream>[:<path>]       -> dump/<name>_<upstream>
-                              #   name=text[:<encoder>]                   -> dump/<name>_<encoder folder name> (transcripts;
+                              #   name=fbank|mfcc|mel|stf|compare|egemaps -> <dumpdir>/<name>
+                              #   name=upstream:<upstream>[:<path>]       -> <dumpdir>/<name>_<upstream>
+                              #   name=text[:<encoder>]                   -> <dumpdir>/<name>_<encoder folder name> (transcripts;
                               #                                              default encoder: --text_encoder)
+dumpdir=dump                  # where stores go; e.g. ../dump shares them between the recipes of a corpus
 upstream_layers=all           # hidden states kept of upstream stores ("all" or e.g. "-1,-2")
 text_layers=all               # hidden states kept per token of text stores ("all", 0 = embeddings, or e.g. "-1")
 float16=false                 # half-precision upstream and text stores
@@ -97,9 +98,9 @@ note="${corpus_note:+$corpus_note }Folds: $scheme ${folds:-(all)}.${upstream:+ U
 stores=$(for f in $(expand "$feats"); do
   name=${f%%=*}; IFS=: read -r kind arg path <<< "${f#*=}"
   case $kind in
-    upstream) echo "$name dump/${name}_$arg $kind $arg ${path:--}";;
-    text) arg=${arg:-$text_encoder}; echo "$name dump/${name}_$(basename "${arg:-minilm}") $kind ${arg:--} -";;
-    *) echo "$name dump/$name $kind - -";;
+    upstream) echo "$name $dumpdir/${name}_$arg $kind $arg ${path:--}";;
+    text) arg=${arg:-$text_encoder}; echo "$name $dumpdir/${name}_$(basename "${arg:-minilm}") $kind ${arg:--} -";;
+    *) echo "$name $dumpdir/$name $kind - -";;
   esac
 done)
 store_opts=$(while read -r name dir _; do [ -z "$name" ] || echo "$name=$dir/feats.scp"; done <<< "$stores")
@@ -146,7 +147,7 @@ names=" $(system_list | while read -r dir _; do printf '%s ' "${dir#"$expdir"/}"
 for f in $fusions; do
   [[ $f == *=?* ]] || { echo "$0: --fusions '$f': expected name=system,system+system" >&2; exit 1; }
   for m in $(tr '+,' '  ' <<< "${f#*=}"); do
-    [[ $names == *" $m "* ]] || { echo "$0: fusion ${f%%=*}: '$m' is not a system of --systems (${names# })" >&2; exit 1; }
+    [[ $names == *" $m "* ]] || { echo "$0: fusion ${f%%=*}: '$m' is not a system of --systems ($(xargs <<< "$names"))" >&2; exit 1; }
   done
 done
 # The exact command (and corpus), runnable again from each experiment dir: `<dir>/run.sh --stage 3`.

@@ -138,6 +138,8 @@ def test_bad_options_fail_clearly(recipe):
         (["--systems", "conf/recipe.yaml", "--ablations", "nope"], "conf/tuning/nope.yaml not found"),
         (["--systems", ""], "no --systems given"),
         (["--systems", "conf/recipe.yaml", "--no_such_option", "1"], "unknown option --no_such_option"),
+        (["--systems", "a=conf/recipe.yaml", "--fusions", "f=a+b"], "fusion f: 'b' is not a system of --systems (a)"),
+        (["--systems", "a=conf/recipe.yaml", "--fusions", "f"], "--fusions 'f': expected name=system,system+system"),
     ):
         proc = subprocess.run(
             ["bash", "ser.sh", "--scheme", "s", *opts, "--"],
@@ -213,3 +215,13 @@ def test_results_record_the_training_command_and_the_rescoring_one(recipe):
     assert proc.returncode == 0, proc.stderr
     results = (recipe / "exp/ser/RESULTS.md").read_text()
     assert "CORPUS=/data ./run.sh --folds 1\n./run.sh --stage 4  # scored by" in results
+
+
+def test_dumpdir_places_the_stores(recipe):
+    """--dumpdir ../dump: the stores a corpus's recipes can share; training reads them there."""
+    _, calls = run(
+        recipe,
+        ["--systems", "conf/recipe.yaml", "--feats", "fb=fbank ssl=upstream:hubert", "--dumpdir", "../dump"],
+        env={"CORPUS": "/data"},
+    )
+    assert opt(calls[0], "--feat") == ["fb=../dump/fb/feats.scp", "ssl=../dump/ssl_hubert/feats.scp"]
