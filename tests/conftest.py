@@ -85,6 +85,18 @@ def ravdess_subset(dest: Path, actors=RAVDESS_SUBSET_ACTORS) -> Path:
     return dest
 
 
+def text_data_dir(path: Path, texts: dict) -> Path:
+    """A one-speaker data dir (utt2spk, text, utt2emo) with the given transcripts, blank ones kept."""
+    from ser.data.datadir import DataDir
+
+    utts = sorted(texts)
+    dd = DataDir({"utt2spk": {u: "spk1" for u in utts}, "text": texts, "utt2emo": {u: "neu" for u in utts}}, path=None)
+    path.mkdir(parents=True)
+    for name, mapping in dd.fields.items():
+        (path / name).write_text("".join(f"{u} {mapping[u]}".rstrip() + "\n" for u in utts))
+    return path
+
+
 def copy_recipe(repo: Path, recipe: str, dest: Path) -> Path:
     """A private copy of egs/<corpus>/<recipe> in `dest`: run.sh and conf/ copied, every link
     (path.sh, utils, local, ...) made absolute, so a test's data/, dump/ and exp/ stay in tmp."""

@@ -26,26 +26,11 @@ resumes; with --nj 1 the job also writes the merged feats.scp.
 """
 
 import argparse
-from pathlib import Path
 
 from ser.features.jobs import add_job_args, job_stem, job_utts, merge_jobs
-from ser.features.store import FeatWriter
 from ser.utils import SerError, get_logger, run_main
 
 log = get_logger("dump_layer")
-
-FLOAT16_MAX = 65504.0
-
-
-def trained_upstream(model_dir, device):
-    from ser.features.upstream import Upstream
-    from ser.train.experiment import load_trained
-
-    model, conf, _ = load_trained(model_dir, device)
-    up = getattr(model, "upstream", None)
-    if not isinstance(up, Upstream):
-        raise SerError(f"{model_dir}: model '{conf['model'].get('name')}' has no `upstream` to dump layers of")
-    return up.eval()
 
 
 def parse_args():
@@ -80,104 +65,6 @@ def parse_args():
     return args
 
 
-def frozen_source(args, device):
-    """(upstream, meta, fn(wav, lens) -> frames) for the frozen bottom of a pre-trained upstream."""
-    from ser.features.upstream import Upstream
-
-    up = (
-        Upstream(
-            args.upstream,
-            args.upstream_path,
-            trainable=True,
-            trainable_layers=args.trainable_layers,
-            exact_batches=True,
-        )
-        .to(device)
-        .eval()
-    )
-    meta = {
-        "kind": "upstream_frozen",
-        "upstream": up.name,
-        "upstream_path": args.upstream_path,
-        "trainable_layers": up.trainable_layers,
-        "layer": up.first_trainable,
-        "num_layers": 1,
-        "dim": up.hidden_size,
-        "frame_shift_samples": up.downsample_rate,
-        "fingerprint": up.frozen_fingerprint(),
-        "store": str(Path(args.out).resolve() / "feats.scp"),
-    }
-    log.info(
-        "frozen bottom of %s: hidden state %d (entering the top %d of %d transformer layers)",
-        up.name,
-        up.first_trainable,
-        up.trainable_layers,
-        up.num_layers - 1,
-    )
-
-    def run(utt, wav, lens):
-        h, _, n = up.forward_frozen(wav, lens)
-        return h[0, : int(n[0])]
-
-    return up, meta, run
-
-
-def model_source(args, device):
-    """(upstream, meta, fn(utt, wav, lens) -> frames) for one layer of a trained model's upstream."""
-    import torch
-
-    from ser.features.upstream import select_layer
-    from ser.train.experiment import FeatStores
-
-    up = trained_upstream(args.model_dir, device)
-    layer = select_layer(args.layer, up.num_layers)
-    meta = {
-        "kind": "upstream_layer",
-        "upstream": up.name,
-        "model_dir": str(Path(args.model_dir).resolve()),
-        "layer": layer,
-        "layer_arg": args.layer,
-        "num_layers": 1,
-        "dim": up.hidden_size,
-        "frame_shift_samples": up.downsample_rate,
-        "layer_norm": args.layer_norm,
-    }
-    stores = FeatStores(args.feat, stage_hint="the frozen-layer dump (ser.bin.dump_layer --upstream)")
-    caches = stores.pick(list(stores.scps))
-    if up.trainable_layers is not None and layer <= up.first_trainable:
-        log.warning(
-            "layer %d is frozen (only layers above %d train): its frames are the pre-trained upstream's, "
-            "which the model's training never changed",
-            layer,
-            up.first_trainable,
-        )
-    cache = next(iter(caches.values())) if caches else None
-    if cache is not None and (up.trainable_layers is None or layer < up.first_trainable):
-        log.info(
-            "%s not used: %s",
-            cache.scp,
-            "the model trains every layer" if up.trainable_layers is None else f"layer {layer} is below the cached one",
-        )
-        cache = None
-    if cache is not None:
-        meta["frozen_cache"] = str(cache.scp.resolve())
-
-    def frames(utt, wav, lens):
-        if cache is None:
-            hs, n = up(wav, lens)
-            return hs[layer][0, : int(n[0])]
-        h = torch.from_numpy(cache[utt]).to(device)[None]
-        n = torch.tensor([h.shape[1]], device=device)
-        top, _ = up.forward_top(h, n)
-        return ([h] + top)[layer - up.first_trainable][0]
-
-    def run(utt, wav, lens):
-        x = frames(utt, wav, lens)
-        return torch.nn.functional.layer_norm(x, x.shape[-1:]) if args.layer_norm else x
-
-    return up, meta, run
-
-
 def main():
     args = parse_args()
     if args.merge:
@@ -190,16 +77,18 @@ def main():
     # Heavy imports only here: the merge step needs none of them.
     import torch
 
-    from ser.data.audio import load_audio
     from ser.data.datadir import DataDir
-    from ser.utils import pick_device, progress
+    from ser.features.layer_dump import dump_utterances, frozen_source, model_source
+    from ser.utils import pick_device
 
     data = DataDir.load(args.data_dir)
     utts = job_utts(data.utts, args.nj, args.job)
     torch.set_num_threads(1)
     device = pick_device(args.device)
-    up, meta, run = (model_source if args.model_dir else frozen_source)(args, device)
-    wav_scp = data.get("wav.scp")
+    if args.model_dir:
+        _, meta, run = model_source(args.model_dir, args.layer, args.layer_norm, args.feat, device)
+    else:
+        _, meta, run = frozen_source(args.upstream, args.upstream_path, args.trainable_layers, args.out, device)
     log.info(
         "job %d/%d: hidden state %d of %s for %d utterances -> %s.{ark,scp}",
         args.job,
@@ -209,13 +98,8 @@ def main():
         len(utts),
         stem,
     )
-    with torch.no_grad(), FeatWriter(stem, float16=args.float16, meta=meta) as write:
-        for utt in progress(utts, desc=f"layer {meta['layer']} job {args.job}/{args.nj}"):
-            wav = torch.from_numpy(load_audio(wav_scp[utt], utt=utt)).unsqueeze(0).to(device)
-            frames = run(utt, wav, torch.tensor([wav.shape[1]], device=device)).float().cpu().numpy()
-            if args.float16 and frames.size and float(abs(frames).max()) > FLOAT16_MAX:
-                raise SerError(f"{stem}.ark: '{utt}' has values beyond float16's range; drop --float16")
-            write(utt, frames)
+    desc = f"layer {meta['layer']} job {args.job}/{args.nj}"
+    dump_utterances(data.get("wav.scp"), utts, stem, run, meta, args.float16, device, desc)
     log.info("wrote %d utterances to %s.{ark,scp}", len(utts), stem)
     if args.nj == 1:  # nothing to wait for: spare the caller a merge run
         merge_jobs(args.out, 1)

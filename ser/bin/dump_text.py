@@ -18,9 +18,8 @@ import torch
 
 from ser.data.datadir import DataDir
 from ser.features.jobs import add_job_args, job_stem, job_utts, merge_jobs
-from ser.features.store import FeatWriter
-from ser.features.text import TextEncoder, is_empty_transcript
-from ser.utils import SerError, get_logger, pick_device, progress, run_main
+from ser.features.text import TextEncoder, dump_transcripts
+from ser.utils import get_logger, pick_device, run_main
 
 log = get_logger("dump_text")
 
@@ -65,24 +64,7 @@ def main():
         encoder.total_layers,
         encoder.hidden_size,
     )
-    empty = 0
-    with FeatWriter(stem, float16=args.float16, meta=encoder.meta()) as write:
-        starts = range(0, len(utts), args.batch_size)
-        for s in progress(starts, desc=f"text job {args.job}/{args.nj}"):
-            batch = utts[s : s + args.batch_size]
-            for utt, feats in zip(batch, encoder.encode([text[u] for u in batch])):
-                n_tokens = len(encoder.tokenize(text[utt]))
-                if feats.shape[0] != n_tokens:  # the store's lengths must be the tokenizer's
-                    raise SerError(
-                        f"{args.data_dir}/text: utterance '{utt}' gave {feats.shape[0]} feature rows "
-                        f"but the tokenizer makes {n_tokens} tokens of it"
-                    )
-                empty += is_empty_transcript(text[utt])
-                write(utt, feats)
-    if empty:
-        log.warning("%d of %d utterances have an empty transcript: stored as 0-token sequences", empty, len(utts))
-    if encoder.num_truncated:
-        log.warning("%d transcripts were cut to %d tokens", encoder.num_truncated, encoder.max_length)
+    dump_transcripts(encoder, text, utts, stem, args.float16, args.batch_size, desc=f"text job {args.job}/{args.nj}")
     log.info("wrote %d utterances to %s.{ark,scp}", len(utts), stem)
 
 

@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ser.features.store import FeatWriter
 from ser.features.upstream import select_layer
-from ser.utils import SerError, get_logger
+from ser.utils import SerError, get_logger, progress
 
 log = get_logger("text")
 
@@ -168,3 +169,26 @@ class TextEncoder:
         for row, i in enumerate(todo):
             out[i] = feats[row][keep[row]].numpy()
         return out
+
+
+def dump_transcripts(encoder: TextEncoder, text: dict, utts, stem, float16: bool, batch_size: int, desc: str) -> None:
+    """Writes the token features of `text[utt]` for each of `utts` to <stem>.{ark,scp}, one row per
+    token the tokenizer makes (so a store's lengths are the tokenizer's)."""
+    empty = 0
+    with FeatWriter(stem, float16=float16, meta=encoder.meta()) as write:
+        starts = range(0, len(utts), batch_size)
+        for s in progress(starts, desc=desc):
+            batch = utts[s : s + batch_size]
+            for utt, feats in zip(batch, encoder.encode([text[u] for u in batch])):
+                n_tokens = len(encoder.tokenize(text[utt]))
+                if feats.shape[0] != n_tokens:  # the store's lengths must be the tokenizer's
+                    raise SerError(
+                        f"text of utterance '{utt}' gave {feats.shape[0]} feature rows "
+                        f"but the tokenizer makes {n_tokens} tokens of it"
+                    )
+                empty += is_empty_transcript(text[utt])
+                write(utt, feats)
+    if empty:
+        log.warning("%d of %d utterances have an empty transcript: stored as 0-token sequences", empty, len(utts))
+    if encoder.num_truncated:
+        log.warning("%d transcripts were cut to %d tokens", encoder.num_truncated, encoder.max_length)

@@ -1,5 +1,5 @@
-"""ser.features.text, ser.bin.dump_text and ser.bin.empty_text: token-level text features whose row
-counts are the tokenizer's token counts, empty transcripts, the empty-text policy."""
+"""ser.features.text and ser.bin.dump_text: token-level text features whose row counts are the
+tokenizer's token counts, and empty transcripts stored as 0-token sequences."""
 
 import sys
 
@@ -7,10 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from ser.data.datadir import DataDir, read_kv
+from ser.data.datadir import read_kv
 from ser.features.store import FeatReader
 from ser.features.text import TextEncoder, default_encoder_path, encoder_tag, is_empty_transcript, resolve_encoder
 from ser.utils import SerError
+
+from conftest import text_data_dir
 
 TEXTS = [
     "Great, we found the keys today!",
@@ -94,15 +96,6 @@ def test_bad_encoder_names(tmp_path):
         TextEncoder(layers="9")
 
 
-def make_data_dir(path, texts: dict):
-    utts = sorted(texts)
-    dd = DataDir({"utt2spk": {u: "spk1" for u in utts}, "text": texts, "utt2emo": {u: "neu" for u in utts}}, path=None)
-    path.mkdir(parents=True)
-    for name, mapping in dd.fields.items():
-        (path / name).write_text("".join(f"{u} {mapping[u]}".rstrip() + "\n" for u in utts))
-    return path
-
-
 def run_dump(monkeypatch, *args):
     from ser.bin import dump_text
 
@@ -112,7 +105,7 @@ def run_dump(monkeypatch, *args):
 
 def test_dump_text_jobs_and_merge(tmp_path, monkeypatch, encoder):
     texts = {f"u{i}": t for i, t in enumerate(TEXTS)}  # u2 is a blank line, u3 the placeholder
-    data = make_data_dir(tmp_path / "data", texts)
+    data = text_data_dir(tmp_path / "data", texts)
     out = tmp_path / "dump"
     for job in (1, 2):
         run_dump(
@@ -141,27 +134,3 @@ def test_dump_text_jobs_and_merge(tmp_path, monkeypatch, encoder):
     assert reader["u2"].shape == (0, 384) and reader["u3"].shape == (0, 384)
     ref = TextEncoder(layers="-1").encode([texts["u4"]])[0]
     assert np.allclose(reader["u4"], ref, atol=1e-4)
-
-
-def test_empty_text_policy(tmp_path):
-    from ser.bin.empty_text import apply_policy
-
-    texts = {"a1": "Great news!", "a2": "", "a3": "<unk>", "a4": "Sorry."}
-    keep = make_data_dir(tmp_path / "keep", texts)
-    assert apply_policy(keep, "empty") == 2
-    dd = DataDir.load(keep)  # readable without allow_empty_text now
-    assert dd.utts == ["a1", "a2", "a3", "a4"] and dd.get("text")["a2"] == "<unk>"
-    assert apply_policy(keep, "empty") == 2  # idempotent
-
-    drop = make_data_dir(tmp_path / "drop", texts)
-    assert apply_policy(drop, "drop") == 2
-    dd = DataDir.load(drop)
-    assert dd.utts == ["a1", "a4"] and set(dd.get("utt2emo")) == {"a1", "a4"}
-    assert read_kv(drop / "spk2utt") == {"spk1": "a1 a4"}
-    assert apply_policy(drop, "drop") == 0
-
-    allempty = make_data_dir(tmp_path / "allempty", {"b1": "", "b2": "<unk>"})
-    with pytest.raises(SerError, match="every transcript is empty"):
-        apply_policy(allempty, "drop")
-    with pytest.raises(SerError, match="drop or empty"):
-        apply_policy(keep, "skip")

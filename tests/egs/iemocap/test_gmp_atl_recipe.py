@@ -55,8 +55,8 @@ def check_labels_align_with_upstream_frames(recipe: Path):
     the phase-1 upstream itself produces; labels are inside 0..K-1."""
     import torch
 
-    from ser.bin.dump_layer import trained_upstream
     from ser.data.audio import load_audio
+    from ser.features.layer_dump import trained_upstream
 
     data = DataDir.load(recipe / "data/all")
     dump = FeatReader(recipe / DUMP / "feats.scp")

@@ -1,10 +1,10 @@
-"""ser.bin.fuse_posteriors: averaging the posteriors of several systems."""
+"""ser.eval.fusion: averaging the posteriors of several systems, and the prior correction."""
 
 import numpy as np
 import pytest
 
-from ser.bin.fuse_posteriors import class_priors, fuse
 from ser.data.datadir import read_kv, write_kv
+from ser.eval.fusion import class_priors, fuse
 from ser.utils import SerError
 
 CLASSES = ["a", "b", "c"]
