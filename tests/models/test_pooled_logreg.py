@@ -40,21 +40,18 @@ def _corpus(root, speakers_of_split, seed=0):
     return root / "feats.scp", dirs
 
 
-def _run(monkeypatch, *args):
-    """The old train_sklearn command line, as a logreg config trained and predicted by ser.bin.train."""
-    opts = dict(zip(args[::2], args[1::2]))
+def _run(monkeypatch, feats, train, test, exp, valid=None, classes=None, cs=None, speed_copies=None):
+    """A logreg config trained on `train` (+ `valid`) and predicting `test` through ser.bin.train."""
     model = {"name": "logreg"}
-    if "--cs" in opts:
-        model["cs"] = [float(c) for c in opts["--cs"].split(",")]
-    if "--speed-copies" in opts:
-        model["speed_copies"] = [float(c) for c in opts["--speed-copies"].split(",")]
-    exp = opts["--exp-dir"]
-    conf = {"data": {"classes": opts["--classes"].split(","), "feats": ["x"]}, "model": model}
+    if cs:
+        model["cs"] = [float(c) for c in cs.split(",")]
+    if speed_copies:
+        model["speed_copies"] = [float(c) for c in speed_copies.split(",")]
+    conf = {"data": {"classes": classes.split(",") if classes else CLASSES, "feats": ["x"]}, "model": model}
     path = exp.parent / f"{exp.name}.yaml"
     path.write_text(yaml.safe_dump(conf))
-    test = opts["--test-dir"]
-    argv = ["train", "--config", path, "--feat", f"x={opts['--feats']}", "--exp-dir", exp]
-    argv += ["--train-dir", opts["--train-dir"], "--valid-dir", opts.get("--valid-dir", opts["--train-dir"])]
+    argv = ["train", "--config", path, "--feat", f"x={feats}", "--exp-dir", exp]
+    argv += ["--train-dir", train, "--valid-dir", valid or train]
     argv += ["--infer-data", test, "--infer-out", exp / "infer_test"]
     monkeypatch.setattr(sys, "argv", list(map(str, argv)))
     train_bin.main()
@@ -63,23 +60,7 @@ def _run(monkeypatch, *args):
 def test_trains_chooses_c_and_predicts_every_test_utterance(tmp_path, monkeypatch):
     scp, d = _corpus(tmp_path, {"train": ["s1", "s2", "s3"], "valid": ["s4"], "test": ["s5", "s6"]})
     exp = tmp_path / "exp"
-    _run(
-        monkeypatch,
-        "--feats",
-        scp,
-        "--classes",
-        ",".join(CLASSES),
-        "--train-dir",
-        d["train"],
-        "--valid-dir",
-        d["valid"],
-        "--test-dir",
-        d["test"],
-        "--exp-dir",
-        exp,
-        "--cs",
-        "1e-3,1",
-    )
+    _run(monkeypatch, feats=scp, train=d["train"], valid=d["valid"], test=d["test"], exp=exp, cs="1e-3,1")
     search = json.loads((exp / "search.json").read_text())
     assert search["train_speakers"] == ["s1", "s2", "s3", "s4"] and search["train_utts"] == 120
     # arrays only: loadable without unpickling anything
@@ -103,37 +84,13 @@ def test_speaker_norm_removes_speaker_offsets():
 def test_a_test_speaker_in_training_is_an_error(tmp_path, monkeypatch):
     scp, d = _corpus(tmp_path, {"train": ["s1", "s2"], "test": ["s2"]})
     with pytest.raises(SerError, match=r"speakers \['s2'\] are also training speakers"):
-        _run(
-            monkeypatch,
-            "--feats",
-            scp,
-            "--classes",
-            ",".join(CLASSES),
-            "--train-dir",
-            d["train"],
-            "--test-dir",
-            d["test"],
-            "--exp-dir",
-            tmp_path / "exp",
-        )
+        _run(monkeypatch, feats=scp, train=d["train"], test=d["test"], exp=tmp_path / "exp")
 
 
 def test_unknown_label_names_the_file(tmp_path, monkeypatch):
     scp, d = _corpus(tmp_path, {"train": ["s1", "s2"], "test": ["s3"]})
     with pytest.raises(SerError, match="utt2emo: labels \\['c'\\] are not in the config's classes a,b"):
-        _run(
-            monkeypatch,
-            "--feats",
-            scp,
-            "--classes",
-            "a,b",
-            "--train-dir",
-            d["train"],
-            "--test-dir",
-            d["test"],
-            "--exp-dir",
-            tmp_path / "exp",
-        )
+        _run(monkeypatch, feats=scp, classes="a,b", train=d["train"], test=d["test"], exp=tmp_path / "exp")
 
 
 def _add_speed_copies(scp, root, factors, skip=()):
@@ -157,22 +114,13 @@ def test_speed_copies_train_on_more_rows_grouped_by_original_speaker(tmp_path, m
     exp = tmp_path / "exp"
     _run(
         monkeypatch,
-        "--feats",
-        scp_sp,
-        "--classes",
-        ",".join(CLASSES),
-        "--train-dir",
-        d["train"],
-        "--valid-dir",
-        d["valid"],
-        "--test-dir",
-        d["test"],
-        "--exp-dir",
-        exp,
-        "--cs",
-        "1e-3,1",
-        "--speed-copies",
-        "0.9,1.1",
+        feats=scp_sp,
+        train=d["train"],
+        valid=d["valid"],
+        test=d["test"],
+        exp=exp,
+        cs="1e-3,1",
+        speed_copies="0.9,1.1",
     )
     search = json.loads((exp / "search.json").read_text())
     assert search["train_utts"] == 120 and search["train_rows"] == 360 and search["speed_copies"] == [0.9, 1.1]
@@ -184,21 +132,7 @@ def test_a_missing_speed_copy_names_the_store(tmp_path, monkeypatch):
     scp, d = _corpus(tmp_path, {"train": ["s1", "s2"], "test": ["s3"]})
     scp_sp = _add_speed_copies(scp, tmp_path, [0.9], skip={"sp0.9-s1_03"})
     with pytest.raises(SerError, match=r"feats_sp.scp: 1 speed-perturbed copies have no row \(e.g. sp0.9-s1_03\)"):
-        _run(
-            monkeypatch,
-            "--feats",
-            scp_sp,
-            "--classes",
-            ",".join(CLASSES),
-            "--train-dir",
-            d["train"],
-            "--test-dir",
-            d["test"],
-            "--exp-dir",
-            tmp_path / "exp",
-            "--speed-copies",
-            "0.9",
-        )
+        _run(monkeypatch, feats=scp_sp, train=d["train"], test=d["test"], exp=tmp_path / "exp", speed_copies="0.9")
 
 
 def test_stored_arrays_give_scikit_learns_posteriors():
