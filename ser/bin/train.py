@@ -14,6 +14,7 @@ import sys
 import yaml
 
 from ser.config import parse_overrides
+from ser.train import distributed
 from ser.train.experiment import FeatStores, infer, load_run_config, train
 from ser.utils import SerError, run_main
 
@@ -74,7 +75,8 @@ def main():
         resume=args.resume,
         restart_finished=args.restart_finished,
     )
-    if args.infer_data:
+    distributed.cleanup()
+    if args.infer_data and distributed.is_main_process():
         infer(args.exp_dir, args.infer_data, args.infer_out, feats, trainer.device if trainer else "cpu")
 
 
