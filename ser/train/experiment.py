@@ -133,6 +133,8 @@ def train(
     exp.mkdir(parents=True, exist_ok=True)
     name = conf["model"].get("name")
     if closed_form(name):
+        if not is_main_process():  # fitted in one call: under torchrun, rank 0 fits it alone
+            return None
         set_seed(conf["train"]["seed"])
         fit_closed_form(conf, train_dir, valid_dir, exp, feats)
         return None

@@ -252,6 +252,8 @@ class Trainer:
         )
         self.ddp = None
         if env.enabled:
+            if self.device.type == "cuda":  # batch statistics of the global batch, as in one process
+                model = self.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
             # Some models leave a head unused in a step (a task without labels in the batch).
             self.ddp = torch.nn.parallel.DistributedDataParallel(
                 model,

@@ -187,3 +187,23 @@ def test_torchrun_two_nodes_through_slurm(tmp_path, fake_slurm):
     assert p.returncode == 0, p.stderr + log
     assert "rank 0 of 2" in log and "rank 1 of 2" in log
     assert "node 0 of 2, 1 process(es) here, master localhost:29731" in log
+
+
+def test_template_slurm_conf_is_complete(tmp_path, fake_slurm):
+    """The shipped conf/slurm.conf sets partition, GPUs, memory, time; cmd.sh's cuda_cmd overrides."""
+    env, record = fake_slurm
+    conf = REPO / "egs/TEMPLATE/ser1/conf/slurm.conf"
+    cmd = [sys.executable, str(UTILS / "slurm.py"), "--config", str(conf)]
+    p = subprocess.run([*cmd, "log/a.log", "true"], env=env, cwd=tmp_path, text=True, capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    cpu_job = record()[-1]
+    for arg in ("--partition=cpu", "--time=24:00:00", "--mem=16G", "--cpus-per-task=1", "--array=1-1%32"):
+        assert arg in cpu_job
+    assert not any(a.startswith(("--gres", "--nodes")) for a in cpu_job)  # gpu=0, one node
+    cuda = [*cmd, "--gpu", "1", "--partition", "gpu", "log/b.log", "true"]  # cmd.sh's cuda_cmd
+    assert subprocess.run(cuda, env=env, cwd=tmp_path, timeout=60).returncode == 0
+    assert "--gres=gpu:1" in record()[-1] and "--partition=gpu" in record()[-1]
+    assert (
+        'cuda_cmd="utils/slurm.py --config conf/slurm.conf --gpu 1 --partition gpu"'
+        in (REPO / "egs/TEMPLATE/ser1/cmd.sh").read_text()
+    )
