@@ -98,7 +98,7 @@ import json, os, re, subprocess, sys
 args = sys.argv[1:]
 open(os.environ["RECORD"], "a").write(json.dumps(["sbatch", *args]) + "\\n")
 first, last = map(int, re.search(r"--array=(\\d+)-(\\d+)", " ".join(args)).group(1, 2))
-env = {{**os.environ, "SLURM_JOB_NODELIST": "localhost"}}
+env = {{**os.environ, "SLURM_JOB_NODELIST": "localhost", "SLURM_JOB_ID": "9731"}}
 codes = [subprocess.run(["bash", args[-1]], env={{**env, "SLURM_ARRAY_TASK_ID": str(t)}}).returncode
          for t in range(first, last + 1)]
 print("77")
@@ -176,7 +176,7 @@ def test_torchrun_two_nodes_through_slurm(tmp_path, fake_slurm):
     env = {**env, "PYTHONPATH": str(tmp_path), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"}
     cmd = [sys.executable, str(UTILS / "slurm.py"), "--num-nodes", "2", "log/ddp.log", "scripts/torchrun.sh"]
     p = subprocess.run(
-        [*cmd, "--num_nodes", "2", "--master_port", "29731", "probe"],
+        [*cmd, "--num_nodes", "2", "probe"],
         env=env,
         cwd=tmp_path,
         text=True,
@@ -186,6 +186,7 @@ def test_torchrun_two_nodes_through_slurm(tmp_path, fake_slurm):
     log = (tmp_path / "log/ddp.log").read_text()
     assert p.returncode == 0, p.stderr + log
     assert "rank 0 of 2" in log and "rank 1 of 2" in log
+    # The port comes from the job id (20000 + 9731), so folds sharing a first node do not meet.
     assert "node 0 of 2, 1 process(es) here, master localhost:29731" in log
 
 

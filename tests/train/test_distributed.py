@@ -78,9 +78,11 @@ def toy_fold(root: Path, n_train=48, nan_utt=None) -> Path:
     return root
 
 
-def torchrun(root: Path, exp: Path, epochs: int) -> list:
+def train(root: Path, exp: Path, epochs: int, nproc: int = 2) -> list:
+    """ser.bin.train on the toy fold: through torchrun on `nproc` processes, or as one process."""
+    launch = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc)] if nproc > 1 else []
     return [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+        sys.executable, *launch,
         "-m", "ser.bin.train", "--config", str(root / "train.yaml"), "--set", f"train.max_epochs={epochs}",
         "--train-dir", str(root / "train"), "--valid-dir", str(root / "valid"),
         "--feat", f"ssl={root / 'feats.scp'}", "--exp-dir", str(exp),
@@ -93,7 +95,7 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
 def test_non_finite_loss_on_one_rank_stops_every_rank(tmp_path):
     root = toy_fold(tmp_path, nan_utt="train_0005")
     # Without the ranks agreeing to stop, the other rank would wait in its next all-reduce forever.
-    proc = subprocess.run(torchrun(root, tmp_path / "exp", 2), env=ENV, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(train(root, tmp_path / "exp", 2), env=ENV, capture_output=True, text=True, timeout=300)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert "non-finite loss on this rank at epoch 1" in out, out[-3000:]
@@ -121,12 +123,12 @@ def descendants(pid: int) -> list:
 def test_kill_and_resume_under_ddp_equals_uninterrupted(tmp_path):
     root = toy_fold(tmp_path, n_train=1200)
     epochs = 4
-    ref = subprocess.run(torchrun(root, tmp_path / "ref", epochs), env=ENV, capture_output=True, text=True, timeout=600)
+    ref = subprocess.run(train(root, tmp_path / "ref", epochs), env=ENV, capture_output=True, text=True, timeout=600)
     assert ref.returncode == 0, ref.stderr[-3000:]
 
     exp = tmp_path / "killed"
     job = subprocess.Popen(
-        torchrun(root, exp, epochs),
+        train(root, exp, epochs),
         env=ENV,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -143,7 +145,7 @@ def test_kill_and_resume_under_ddp_equals_uninterrupted(tmp_path):
     killed_at = torch.load(ckpt, weights_only=False)["state"]["epoch"]
     assert killed_at < epochs, "the run finished before it could be killed; the test needs longer epochs"
 
-    resumed = subprocess.run(torchrun(root, exp, epochs), env=ENV, capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(train(root, exp, epochs), env=ENV, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"resuming {exp} from epoch {killed_at}" in resumed.stderr
     a = torch.load(tmp_path / "ref" / "model.best.pt", weights_only=True)
@@ -153,3 +155,21 @@ def test_kill_and_resume_under_ddp_equals_uninterrupted(tmp_path):
     ha = torch.load(tmp_path / "ref" / "checkpoint.last.pt", weights_only=False)["state"]["history"]
     hb = torch.load(ckpt, weights_only=False)["state"]["history"]
     assert [h["train"]["loss"] for h in ha] == pytest.approx([h["train"]["loss"] for h in hb], abs=1e-6)
+
+
+def test_ddp_with_accumulation_matches_one_process(tmp_path):
+    """Gradient accumulation (DDP syncs only the stepping micro-batch) and loader workers under DDP."""
+    root = toy_fold(tmp_path, n_train=60)
+    opts = ["--set", "model.dropout=0.0", "--set", "train.accum_grad=2", "--set", "train.num_workers=1"]
+    ddp = subprocess.run(train(root, tmp_path / "ddp", 3) + opts, env=ENV, capture_output=True, text=True, timeout=600)
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    one = subprocess.run(
+        train(root, tmp_path / "one", 3, nproc=1) + opts, env=ENV, capture_output=True, text=True, timeout=600
+    )
+    assert one.returncode == 0, one.stderr[-3000:]
+    assert "effective batch size 16 (batch_size 8 x accum_grad 2; 2 process(es)" in ddp.stderr
+    assert "effective batch size 16 (batch_size 8 x accum_grad 2; 1 process(es)" in one.stderr
+    a = torch.load(tmp_path / "ddp" / "model.best.pt", weights_only=True)
+    b = torch.load(tmp_path / "one" / "model.best.pt", weights_only=True)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5, msg=k)

@@ -131,6 +131,9 @@ system_list() {
     echo "$expdir/ablations/$a $a ${first[0]}$tuning_dir/$a.yaml${common_overlay:+,$common_overlay} ${first[1]}"
   done
 }
+for v in ngpu num_nodes; do
+  [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "$0: --$v must be a positive integer, got '${!v}'" >&2; exit 1; }
+done
 [ -n "$systems" ] || { echo "$0: no --systems given (each [name=]config[+overlay...])" >&2; exit 1; }
 for a in $ablations; do
   [ -f "$tuning_dir/$a.yaml" ] || { echo "$0: ablation '$a': $tuning_dir/$a.yaml not found" >&2; exit 1; }

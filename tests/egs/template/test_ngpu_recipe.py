@@ -46,3 +46,15 @@ def test_two_process_ddp_matches_one_process(repo_root, synthetic_iemocap, tmp_p
     assert all(abs(ha["valid"][k] - hb["valid"][k]) < 1e-4 for k in hb["valid"])
     # The epoch moved the weights (the layer weights start uniform), so these are trained models.
     assert len(set(ha["layer_weights"])) > 1
+
+
+def test_bad_ngpu_fails_before_any_stage(repo_root, tmp_path):
+    recipe = copy_recipe(repo_root, "egs/iemocap/baseline", tmp_path / "baseline")
+    for opt in ("--ngpu", "--num_nodes"):
+        try:
+            run_recipe(recipe, opt, "two")
+        except AssertionError as e:
+            assert f"{opt} must be a positive integer, got 'two'" in str(e)
+        else:
+            raise AssertionError(f"{opt} two must fail")
+    assert not (recipe / "data").exists()
