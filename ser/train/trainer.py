@@ -247,7 +247,7 @@ class Trainer:
             conf.batch_size,
             conf.accum_grad,
             env.world_size,
-            self.amp.mode,
+            {"none": "float32"}.get(self.amp.mode, self.amp.mode),
             conf.num_workers,
         )
         self.ddp = None
