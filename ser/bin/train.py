@@ -6,6 +6,8 @@ checkpoint. Any model of ser.models (ser.train.experiment asks the model class f
       --feat ssl=dump/hubert/feats.scp --exp-dir exp/x/fold1 [--set train.lr=1e-3 ...] \
       [--infer-data data/folds/session/fold1/test --infer-out exp/x/fold1/infer_test]
   python -m ser.bin.train --config conf/train.yaml [--overlay ...] [--set ...] --print-config
+Data-parallel: the same command under torchrun (scripts/torchrun.sh --ngpu N ser.bin.train ...);
+train.batch_size stays the global batch, rank 0 writes (ser.train.distributed).
 """
 
 import argparse
