@@ -64,7 +64,8 @@ def run_job(index, var, logfile, command, slots=None, ngpu=0):
         if slots and taken is None:
             f.write(
                 f"ERROR: run.py: no {ngpu} free GPU(s) for this job: the machine's GPUs "
-                f"({','.join(slots.gpus)}) are held by other jobs (lock files in {slots.dir})\n"
+                f"({','.join(slots.gpus)}) are held by other jobs (lock files in {slots.dir}); run fewer GPU jobs "
+                "at once (e.g. train_folds.sh --parallel)\n"
             )
             code = 1
         else:
