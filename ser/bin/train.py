@@ -6,6 +6,8 @@ checkpoint. Any model of ser.models (ser.train.experiment asks the model class f
       --feat ssl=dump/hubert/feats.scp --exp-dir exp/x/fold1 [--set train.lr=1e-3 ...] \
       [--infer-data data/folds/session/fold1/test --infer-out exp/x/fold1/infer_test]
   python -m ser.bin.train --config conf/train.yaml [--overlay ...] [--set ...] --print-config
+Data-parallel: the same command under torchrun (scripts/torchrun.sh --ngpu N ser.bin.train ...);
+train.batch_size stays the global batch, rank 0 writes (ser.train.distributed).
 """
 
 import argparse
@@ -14,6 +16,7 @@ import sys
 import yaml
 
 from ser.config import parse_overrides
+from ser.train import distributed
 from ser.train.experiment import FeatStores, infer, load_run_config, train
 from ser.utils import SerError, run_main
 
@@ -74,7 +77,8 @@ def main():
         resume=args.resume,
         restart_finished=args.restart_finished,
     )
-    if args.infer_data:
+    distributed.cleanup()
+    if args.infer_data and distributed.is_main_process():
         infer(args.exp_dir, args.infer_data, args.infer_out, feats, trainer.device if trainer else "cpu")
 
 

@@ -26,6 +26,7 @@ from ser.data.dataset import UttDataset, unscale_vad
 from ser.eval.posteriors import write_posteriors
 from ser.features.store import FeatReader
 from ser.models import build_model, model_class
+from ser.train.distributed import is_main_process
 from ser.train.trainer import TrainConfig, Trainer, make_loader, run_predict, to_device
 from ser.utils import SerError, atomic_path, get_logger, progress, set_seed, write_text_atomic
 
@@ -132,6 +133,8 @@ def train(
     exp.mkdir(parents=True, exist_ok=True)
     name = conf["model"].get("name")
     if closed_form(name):
+        if not is_main_process():  # fitted in one call: under torchrun, rank 0 fits it alone
+            return None
         set_seed(conf["train"]["seed"])
         fit_closed_form(conf, train_dir, valid_dir, exp, feats)
         return None
@@ -146,8 +149,9 @@ def train(
     valid_set = make_dataset(valid_dir, conf, feats, speakers)
     info = data_info(conf, feats, train_set)
     model = build_model(conf["model"], info)
-    write_text_atomic(exp / "config.yaml", yaml.safe_dump(conf, sort_keys=False))
-    write_text_atomic(exp / "info.json", json.dumps(info, indent=1))
+    if is_main_process():  # under DDP, rank 0 writes for every rank
+        write_text_atomic(exp / "config.yaml", yaml.safe_dump(conf, sort_keys=False))
+        write_text_atomic(exp / "info.json", json.dumps(info, indent=1))
     log.info(
         "model %s: %.2fM trainable parameters; outputs in %s",
         conf["model"]["name"],

@@ -9,8 +9,14 @@ and optionally `on_epoch_start(epoch, history)` (e.g. Dynamic Weight Average upd
 Resume is exact: the last checkpoint holds model, optimiser, scheduler and RNG states, and the
 batch order depends only on (seed, epoch), so a killed-and-restarted run ends where an
 uninterrupted one does.
+
+Under torchrun (WORLD_SIZE > 1) the same loop runs data-parallel (ser.train.distributed): the global
+`batch_size` is dealt out over the ranks, losses and validation predictions are gathered, rank 0
+alone writes, and a non-finite loss on any rank stops every rank. `amp` (ser.train.amp) sets the
+precision of forward passes.
 """
 
+import contextlib
 import json
 import math
 import random
@@ -24,7 +30,9 @@ from torch.utils.data import DataLoader
 from ser.data.dataset import collate
 from ser.data.sampler import BucketBatchSampler
 from ser.eval.metrics import classification_scores, regression_scores
-from ser.utils import SerError, atomic_path, get_logger, pick_device, progress, set_seed
+from ser.train import distributed
+from ser.train.amp import Amp
+from ser.utils import SerError, atomic_path, get_logger, progress, set_seed
 
 log = get_logger("trainer")
 
@@ -46,6 +54,8 @@ class TrainConfig:
     max_frames_per_batch: int = 0
     num_threads: int = 0
     device: str = "auto"
+    amp: str = "none"  # none, auto, bf16, fp16 (ser.train.amp)
+    num_workers: int = 0  # data-loading worker processes per training process
 
     @classmethod
     def from_dict(cls, d: dict, where: str = "train") -> "TrainConfig":
@@ -70,11 +80,21 @@ def to_device(batch: dict, device) -> dict:
     return {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
 
 
-def make_loader(dataset, batch_size, shuffle, seed=0, max_frames=0):
-    sampler = BucketBatchSampler(
-        dataset.lengths(), batch_size, shuffle=shuffle, seed=seed, max_frames=max_frames or None
-    )
-    return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=0)
+def make_loader(dataset, batch_size, shuffle, seed=0, max_frames=0, num_workers=0, env=None):
+    """Bucketed batches; under DDP (`env`) training batches are dealt out over the ranks and
+    evaluation utterances shared between them."""
+    if env is not None and env.enabled:
+        if shuffle:
+            sampler = distributed.DistributedBucketBatchSampler(
+                dataset.lengths(), batch_size, env, seed=seed, max_frames=max_frames or None
+            )
+        else:
+            sampler = distributed.ShardSampler(dataset.lengths(), batch_size, env, max_frames or None)
+    else:
+        sampler = BucketBatchSampler(
+            dataset.lengths(), batch_size, shuffle=shuffle, seed=seed, max_frames=max_frames or None
+        )
+    return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=num_workers)
 
 
 def make_optimizer(params, conf: TrainConfig):
@@ -145,7 +165,7 @@ class Trainer:
         self.conf = conf
         self.exp_dir = Path(exp_dir)
         self.num_classes = num_classes
-        self.device = pick_device(conf.device)
+        self.dist, self.device = distributed.setup(conf.device)
         if conf.num_threads > 0:
             torch.set_num_threads(conf.num_threads)
         self.last_ckpt = self.exp_dir / "checkpoint.last.pt"
@@ -162,8 +182,15 @@ class Trainer:
         return bool(torch.load(self.last_ckpt, map_location="cpu", weights_only=False)["state"]["done"])
 
     def _save(self, state):
-        with atomic_path(self.last_ckpt) as tmp:
-            torch.save(state, tmp)
+        if self.dist.is_main:
+            with atomic_path(self.last_ckpt) as tmp:
+                torch.save(state, tmp)
+
+    def _validate(self, model, loader) -> dict:
+        pred = run_predict(model, loader, self.device, "valid")
+        if self.dist.enabled:
+            pred = distributed.merge_predictions(distributed.gather_objects(pred, self.dist))
+        return score_predictions(pred, self.num_classes)
 
     def fit(self, train_set, valid_set, resume: bool = True, restart_finished: bool = False) -> dict:
         """Trains, resuming from the last checkpoint when `resume`. A checkpoint of a run that
@@ -174,11 +201,15 @@ class Trainer:
             log.info("%s: its last run finished; training again from the start as asked", self.exp_dir)
             resume = False
         self.exp_dir.mkdir(parents=True, exist_ok=True)
-        set_seed(conf.seed)
+        env = self.dist
+        set_seed(conf.seed + env.rank)  # ranks draw different dropout masks; rank 0 as one process
         model = self.model.to(self.device)
         optim = make_optimizer(model.parameters(), conf)
-        train_loader = make_loader(train_set, conf.batch_size, True, conf.seed, conf.max_frames_per_batch)
-        valid_loader = make_loader(valid_set, conf.batch_size, False)
+        self.amp = Amp(conf.amp, self.device)
+        train_loader = make_loader(
+            train_set, conf.batch_size, True, conf.seed, conf.max_frames_per_batch, conf.num_workers, env
+        )
+        valid_loader = make_loader(valid_set, conf.batch_size, False, num_workers=conf.num_workers, env=env)
         steps_per_epoch = math.ceil(len(train_loader) / conf.accum_grad)
         sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_factor(conf, steps_per_epoch * conf.max_epochs))
         state = {"epoch": 0, "best": None, "best_epoch": 0, "bad_epochs": 0, "history": [], "done": False}
@@ -187,7 +218,9 @@ class Trainer:
             model.load_state_dict(ckpt["model"])
             optim.load_state_dict(ckpt["optim"])
             sched.load_state_dict(ckpt["sched"])
-            _set_rng_state(ckpt["rng"])
+            self.amp.load_state_dict(ckpt.get("amp", {}))
+            ranks = ckpt.get("rng_ranks", [ckpt["rng"]])
+            _set_rng_state(ranks[env.rank] if len(ranks) == env.world_size else ckpt["rng"])
             state = ckpt["state"]
             log.info(
                 "resuming %s from epoch %d (best %s=%s at epoch %d)",
@@ -208,13 +241,32 @@ class Trainer:
             steps_per_epoch,
             self.exp_dir,
         )
+        log.info(
+            "effective batch size %d (batch_size %d x accum_grad %d; %d process(es), %s precision, %d loader workers)",
+            conf.batch_size * conf.accum_grad,
+            conf.batch_size,
+            conf.accum_grad,
+            env.world_size,
+            {"none": "float32"}.get(self.amp.mode, self.amp.mode),
+            conf.num_workers,
+        )
+        self.ddp = None
+        if env.enabled:
+            if self.device.type == "cuda":  # batch statistics of the global batch, as in one process
+                model = self.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+            # Some models leave a head unused in a step (a task without labels in the batch).
+            self.ddp = torch.nn.parallel.DistributedDataParallel(
+                model,
+                device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=True,
+            )
 
         for epoch in range(state["epoch"] + 1, conf.max_epochs + 1):
             if hasattr(model, "on_epoch_start"):
                 model.on_epoch_start(epoch, state["history"])
             train_loader.batch_sampler.set_epoch(epoch)
             train_logs = self._train_epoch(model, optim, sched, train_loader, epoch)
-            scores = score_predictions(run_predict(model, valid_loader, self.device, "valid"), self.num_classes)
+            scores = self._validate(model, valid_loader)
             if conf.select_metric not in scores and conf.select_metric != "last":
                 raise SerError(
                     f"select_metric '{conf.select_metric}' is not among the validation scores {sorted(scores)}"
@@ -223,8 +275,9 @@ class Trainer:
             improved = self._better(value, state["best"])
             if improved:
                 state.update(best=value, best_epoch=epoch, bad_epochs=0)
-                with atomic_path(self.best_model) as tmp:
-                    torch.save(model.state_dict(), tmp)
+                if env.is_main:
+                    with atomic_path(self.best_model) as tmp:
+                        torch.save(model.state_dict(), tmp)
             else:
                 state["bad_epochs"] += 1
             extra = model.epoch_logs() if hasattr(model, "epoch_logs") else {}
@@ -245,10 +298,14 @@ class Trainer:
                     "optim": optim.state_dict(),
                     "sched": sched.state_dict(),
                     "rng": _rng_state(),
+                    "rng_ranks": distributed.gather_objects(_rng_state(), env),
+                    "amp": self.amp.state_dict(),
                     "state": state,
                 }
             )
-            (self.exp_dir / "history.json").write_text(json.dumps(state["history"], indent=1, default=float))
+            if env.is_main:
+                (self.exp_dir / "history.json").write_text(json.dumps(state["history"], indent=1, default=float))
+            distributed.barrier(env)  # a rank killed from here on resumes from this epoch's checkpoint
             if state["done"]:
                 if epoch < conf.max_epochs:
                     log.info("early stop: no %s improvement for %d epochs", conf.select_metric, conf.patience)
@@ -266,29 +323,46 @@ class Trainer:
         return state
 
     def _train_epoch(self, model, optim, sched, loader, epoch) -> dict:
-        conf = self.conf
+        conf, env, amp = self.conf, self.dist, self.amp
         model.train()
         sums, n = {}, 0
+        # Under DDP a rank's loss is weighted by its share of the global batch (0 for a stand-in).
+        weights = loader.batch_sampler.step_weights() if env.enabled else None
         optim.zero_grad()
-        bar = progress(loader, desc=f"epoch {epoch}", leave=False)
+        bar = progress(loader, desc=f"epoch {epoch}", leave=False, disable=not env.is_main)
         for i, batch in enumerate(bar, 1):
             batch = to_device(batch, self.device)
-            out = model(batch)
-            loss = out["loss"]
-            if not torch.isfinite(loss):
-                raise SerError(f"non-finite loss at epoch {epoch}, batch {i}; lower the lr or check the data")
-            (loss / conf.accum_grad).backward()
-            if i % conf.accum_grad == 0 or i == len(loader):
+            step = i % conf.accum_grad == 0 or i == len(loader)
+            # Gradients are all-reduced only on the micro-batch that steps the optimiser.
+            sync = self.ddp.no_sync() if self.ddp is not None and not step else contextlib.nullcontext()
+            with sync:
+                with amp.autocast():
+                    out = (self.ddp or model)(batch)
+                loss = out["loss"].float()
+                bad = not bool(torch.isfinite(loss))
+                if distributed.any_rank(bad, env, self.device):
+                    where = "" if not env.enabled else (" on this rank" if bad else " on another rank")
+                    raise SerError(
+                        f"non-finite loss{where} at epoch {epoch}, batch {i}; lower the lr or check the data"
+                    )
+                scaled = loss * weights[i - 1] if weights is not None else loss
+                amp.backward(scaled / conf.accum_grad)
+            if step:
                 if conf.grad_clip > 0:
+                    amp.unscale(optim)
                     torch.nn.utils.clip_grad_norm_(model.parameters(), conf.grad_clip)
-                optim.step()
+                amp.step(optim)
                 sched.step()
                 optim.zero_grad()
-            bs = len(batch["utt"])
+            bs = len(batch["utt"]) if weights is None or weights[i - 1] > 0 else 0
             n += bs
             for k, v in {"loss": float(loss.detach()), **out.get("logs", {})}.items():
                 sums[k] = sums.get(k, 0.0) + float(v) * bs
-            bar.set_postfix(loss=f"{sums['loss'] / n:.3f}")
+            bar.set_postfix(loss=f"{sums['loss'] / max(n, 1):.3f}")
+        if env.enabled:  # every rank's utterances, as one process would have averaged them
+            keys = sorted(set().union(*distributed.gather_objects(list(sums), env)))
+            *totals, n = distributed.all_reduce_sum([sums.get(k, 0.0) for k in keys] + [n], env, self.device)
+            sums = dict(zip(keys, totals))
         return {k: v / max(n, 1) for k, v in sums.items()}
 
 

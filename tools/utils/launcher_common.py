@@ -28,6 +28,7 @@ OPTIONS = {
     "max_jobs_run": positive_int,
     "num_threads": positive_int,
     "gpu": lambda n, v: positive_int(n, v, minimum=0),
+    "num_nodes": positive_int,
     "mem": lambda n, v: v,
     "partition": lambda n, v: v,
     "time": lambda n, v: v,

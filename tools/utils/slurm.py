@@ -17,7 +17,10 @@ and waits. Each task writes its own log file, in the same format as run.py
 Options (they override the config file):
   --num-threads N    --cpus-per-task=N
   --mem X            --mem=X (Slurm syntax, e.g. 8G)
-  --gpu N            --gres=gpu:N (nothing when N is 0)
+  --gpu N            --gres=gpu:N (nothing when N is 0; per node)
+  --num-nodes N      --nodes=N --ntasks-per-node=1: the command runs once per
+                     node through srun (each a torchrun node, e.g.
+                     scripts/torchrun.sh --num_nodes N); one log per task
   --partition P      --partition=P
   --time T           --time=T (e.g. 4:00:00)
   --max-jobs-run N   at most N tasks at a time (--array=...%N)
@@ -77,7 +80,7 @@ def printf_lines(text):
     return "printf '%s\\n' " + " ".join(f'"{line}"' for line in text.splitlines())
 
 
-def job_script(var, logfile, command, threads, sbatch_cmd):
+def job_script(var, logfile, command, threads, sbatch_cmd, num_nodes=1):
     # Substituting at run time (not here) keeps the exact run.py semantics: the
     # task id replaces JOB before bash parses the command, even inside quotes.
     lines = [
@@ -95,7 +98,10 @@ def job_script(var, logfile, command, threads, sbatch_cmd):
         'mkdir -p "$(dirname "$log")" || exit 1',
         "start=$(date +%s)",
         f'{printf_lines(log_header("$cmd", "$(date)", host="$(hostname)"))} > "$log"',
-        'bash -c "$cmd" < /dev/null >> "$log" 2>&1',
+        # Several nodes: srun starts the command on each; their output joins the one log, and srun
+        # fails when any node's command fails.
+        ("" if num_nodes == 1 else f"srun --nodes={num_nodes} --ntasks={num_nodes} --ntasks-per-node=1 ")
+        + 'bash -c "$cmd" < /dev/null >> "$log" 2>&1',
         "ret=$?",
         "elapsed=$(( $(date +%s) - start ))",
         f'{printf_lines(log_footer("$ret", "$elapsed", threads, "$(date)"))} >> "$log"',
@@ -132,6 +138,9 @@ def main(argv):
         cmd.append(f"--mem={o['mem']}")
     if o.get("gpu"):
         cmd.append(f"--gres=gpu:{o['gpu']}")
+    num_nodes = o.get("num_nodes", 1)
+    if num_nodes > 1:
+        cmd += [f"--nodes={num_nodes}", "--ntasks-per-node=1"]
     if "partition" in o:
         cmd.append(f"--partition={o['partition']}")
     if "time" in o:
@@ -141,7 +150,7 @@ def main(argv):
     logs = [Path(substitute(logfile, var, j)) for j in range(start, end + 1)]
     try:
         qdir.mkdir(parents=True, exist_ok=True)
-        script.write_text(job_script(var, logfile, command, o.get("num_threads", 1), cmd))
+        script.write_text(job_script(var, logfile, command, o.get("num_threads", 1), cmd, num_nodes))
         script.chmod(0o755)
         for log in logs:  # a stale "# Ended (code 0)" must not hide a task that never ran
             log.unlink(missing_ok=True)

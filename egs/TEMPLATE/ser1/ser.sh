@@ -52,6 +52,9 @@ ablations=                    # names of overlays in <tuning_dir>: each trained 
 train_set=                    # the folds' training set (empty: train, or train_sp with --speed_perturb)
 train_on_valid=false          # train on train + valid (corpora without a validation split, with train.select_metric=last)
 parallel=1                    # folds trained at once (one job each)
+ngpu=1                        # GPUs per training job: N > 1 trains data-parallel (DDP through scripts/torchrun.sh;
+                              #   train.batch_size is the global batch) and dumps upstream/text stores in N jobs, one per GPU
+num_nodes=1                   # nodes per training job (a Slurm $cuda_cmd: utils/slurm.py --num-nodes)
 fusions=                      # stage 3 late fusions, space separated, each name=a,b+c: the named systems of a group
                               #   (comma separated) averaged, the groups (+ separated) weighing equally -> <exp>/<name>
 balance=false                 # fusions divide their posteriors by the fold's training class frequencies (the UA decision)
@@ -128,6 +131,9 @@ system_list() {
     echo "$expdir/ablations/$a $a ${first[0]}$tuning_dir/$a.yaml${common_overlay:+,$common_overlay} ${first[1]}"
   done
 }
+for v in ngpu num_nodes; do
+  [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "$0: --$v must be a positive integer, got '${!v}'" >&2; exit 1; }
+done
 [ -n "$systems" ] || { echo "$0: no --systems given (each [name=]config[+overlay...])" >&2; exit 1; }
 for a in $ablations; do
   [ -f "$tuning_dir/$a.yaml" ] || { echo "$0: ablation '$a': $tuning_dir/$a.yaml not found" >&2; exit 1; }
@@ -167,14 +173,16 @@ if [ "$tiny_upstream" = true ] && [ ! -f "$upstream_path/config.json" ] && [ "$s
   python -m ser.bin.make_tiny_upstream --kind hubert "$upstream_path"
 fi
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
+  dump_nj=$nj; dump_cmd=$train_cmd
+  if [ "$ngpu" -gt 1 ]; then dump_nj=$ngpu; dump_cmd=$cuda_cmd; fi  # network stores: one job per GPU
   while read -r name dir kind arg path; do
     [ -n "$name" ] || continue
     [ "$arg" != - ] || arg=; [ "$path" != - ] || path=
     log "stage 1: $name ($kind${arg:+ $arg}${path:+ from $path}) -> $dir"
     case $kind in
-      upstream) scripts/dump_feats.sh --nj "$nj" --cmd "$train_cmd" --kind upstream --upstream "$arg" \
+      upstream) scripts/dump_feats.sh --nj "$dump_nj" --cmd "$dump_cmd" --kind upstream --upstream "$arg" \
                   --upstream_path "$path" --layers "$upstream_layers" --float16 "$float16" data/all "$dir";;
-      text) scripts/dump_text.sh --nj "$nj" --cmd "$train_cmd" --encoder "$arg" --layers "$text_layers" \
+      text) scripts/dump_text.sh --nj "$dump_nj" --cmd "$dump_cmd" --encoder "$arg" --layers "$text_layers" \
               --float16 "$float16" data/all "$dir";;
       *) scripts/dump_feats.sh --nj "$nj" --cmd "$train_cmd" --kind "$kind" data/all "$dir";;
     esac
@@ -189,7 +197,8 @@ if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
     log "stage 2: training $label ($conf${ovl:+ + ${ovl//,/ + }}${overrides:+; $overrides}) on each $scheme fold -> $dir/fold*"
     scripts/train_folds.sh --train_config "$conf" --overlay "${ovl//,/ }" --overrides "$overrides" --scheme "$scheme" \
       --folds "$folds" --feats "$store_opts" --feats_hint "stage 1" --train_set "$train_set" \
-      --train_on_valid "$train_on_valid" --parallel "$parallel" --infer false --cmd "$cuda_cmd" "$dir"
+      --train_on_valid "$train_on_valid" --parallel "$parallel" --ngpu "$ngpu" --num_nodes "$num_nodes" \
+      --infer false --cmd "$cuda_cmd" "$dir"
   done 3< <(system_list)
 fi
 if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then

@@ -39,6 +39,8 @@ single_scale_k=               # the codebook of the single_scale ablation (empty
 phase1_config=conf/phase1.yaml; phase2_config=conf/phase2.yaml; phase3_config=conf/phase3.yaml
 phase1_overrides=; phase2_overrides=; phase3_overrides=  # more config keys per phase, e.g. "train.max_epochs=8"
 parallel=1                    # folds trained at once in stages 1, 4, 5 (one job each)
+ngpu=1                        # GPUs per training job (N > 1: DDP through scripts/torchrun.sh, see scripts/train_folds.sh)
+num_nodes=1                   # nodes per training job (a Slurm $cuda_cmd)
 tag=                          # suffix of exp/gmp_atl_<upstream> and dump/gmp_atl_<upstream>
 title=GMP-ATL                 # RESULTS.md title
 corpus_note=                  # start of the RESULTS.md note (the corpus used)
@@ -110,7 +112,7 @@ if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
   fi
   for p in $phase1s; do IFS=: read -r dir extra <<< "$p"
     echo "stage 1: phase 1 ($upstream -> BiLSTM, emotion + gender${extra:+, $extra}) -> $exp/$dir/fold*"
-    scripts/train_folds.sh --train_config $phase1_config --scheme $scheme --folds "$folds" --cmd "$cuda_cmd" --parallel $parallel \
+    scripts/train_folds.sh --train_config $phase1_config --scheme $scheme --folds "$folds" --cmd "$cuda_cmd" --parallel $parallel --ngpu $ngpu --num_nodes $num_nodes \
       --infer $phase1_infer "${p13[@]}" --overrides "$up13 $extra $phase1_overrides" $exp/$dir
   done
 fi
@@ -132,7 +134,7 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   for r in $phase2s; do IFS=: read -r p1 pre suf L k2 <<< "$r"
     init="model.init_from=$exp/$p1/fold{fold}/model.best.pt"; [ "$phase2_init" = phase1 ] || init="model.init_from=null"
     echo "stage 4: phase 2 (predicting masked GMPs of layer $L, k = $k2; from $([ "$phase2_init" = phase1 ] && echo "$p1" || echo "the pre-trained upstream")) -> $exp/${pre}L$L/phase2$suf/fold*"
-    scripts/train_folds.sh --train_config $phase2_config --scheme $scheme --folds "$folds" --cmd "$cuda_cmd" --parallel $parallel --infer false \
+    scripts/train_folds.sh --train_config $phase2_config --scheme $scheme --folds "$folds" --cmd "$cuda_cmd" --parallel $parallel --ngpu $ngpu --num_nodes $num_nodes --infer false \
       --feats "$(for s in ${k2//,/ }; do echo "km$s=$exp/${pre}L$L/km/fold{fold}/labels_k$s.scp"; done)" \
       --overrides "$up$p2 $init model.scales=[$k2] data.feats=[km${k2//,/,km}] $phase2_overrides" $exp/${pre}L$L/phase2$suf
   done
@@ -140,7 +142,7 @@ fi
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   for s in $systems; do IFS=: read -r name dir init loss <<< "$s"
     echo "stage 5: phase 3 ($name: from $init, loss $loss) -> $exp/$dir/fold*"
-    scripts/train_folds.sh --train_config $phase3_config --scheme $scheme --folds "$folds" --cmd "$cuda_cmd" --parallel $parallel \
+    scripts/train_folds.sh --train_config $phase3_config --scheme $scheme --folds "$folds" --cmd "$cuda_cmd" --parallel $parallel --ngpu $ngpu --num_nodes $num_nodes \
       "${p13[@]}" --overrides "$up13 model.init_from=$exp/$init/fold{fold}/model.best.pt model.loss=$loss $phase3_overrides" $exp/$dir
   done
 fi

@@ -3,7 +3,7 @@
 #   scripts/train_folds.sh --train_config conf/train.yaml --scheme session [--folds "1 3"]
 #       [--overlay "conf/tuning/no_swfc.yaml ..."] [--overrides "train.lr=1e-3 model.dropout=0.1"]
 #       [--feats "ssl=dump/x/feats.scp ..."] [--feats_hint "stage 1"] [--train_set train] [--train_on_valid false]
-#       [--infer true] [--parallel 1] [--cmd utils/run.py] <exp-dir>
+#       [--infer true] [--parallel 1] [--ngpu 1] [--num_nodes 1] [--cmd utils/run.py] <exp-dir>
 # "{fold}" in --feats and --overrides becomes the fold number (e.g. a phase starting from the same
 # fold's previous phase: model.init_from=exp/phase1/fold{fold}/model.best.pt).
 # --feats: every store a system may read (a config reads those of its data.feats); --feats_hint: the
@@ -13,6 +13,9 @@
 # train.select_metric=last, as corpora without a validation split (EmoBox) are used; valid stays the
 # set the training log scores each epoch.
 # --parallel N trains N folds at once (each its own job through --cmd); a failed fold fails the script.
+# --ngpu N (> 1) trains each fold data-parallel on N GPUs through scripts/torchrun.sh, asking --cmd for
+# N GPUs (--gpu N); --num_nodes M spreads it over M nodes (--cmd utils/slurm.py: --num-nodes M).
+# train.batch_size stays the global batch. --ngpu 1 on one node is the single-process run.
 #
 # A fold is trained only for its inputs: <exp-dir>/fold<k>/.done records them (scripts/stamp.sh: the
 # options, the config and overlays, every file an option names, the fold's data dirs). A fold is
@@ -33,6 +36,8 @@ train_set=train
 train_on_valid=false
 infer=true
 parallel=1
+ngpu=1
+num_nodes=1
 cmd=utils/run.py
 . utils/parse_options.sh
 if [ $# -ne 1 ] || [ -z "$train_config" ]; then echo "usage: $0 --train_config conf/x.yaml [options] <exp-dir>" >&2; exit 1; fi
@@ -41,6 +46,11 @@ exp=$1
 . scripts/stamp.sh
 set -f  # overrides such as model.scales=[64,512] are words, not glob patterns
 ph='{fold}'
+launch=(python -m ser.bin.train); launch_opts=()
+if [ "$ngpu" != 1 ] || [ "$num_nodes" != 1 ]; then
+  launch=(scripts/torchrun.sh --ngpu "$ngpu" --num_nodes "$num_nodes" ser.bin.train); launch_opts=(--gpu "$ngpu")
+  [ "$num_nodes" = 1 ] || launch_opts+=(--num-nodes "$num_nodes")
+fi
 
 one_fold() {
   local k=$1 fd=data/folds/$scheme/fold$1 out=$exp/fold$1 train conf_opts feat_opts f s stamp resume data_dirs
@@ -67,7 +77,7 @@ one_fold() {
       rm -rf "$train"; utils/combine_data.py "$train" "$fd/$train_set" "$fd/valid"
     fi
     echo "$0: training fold $k of $scheme on $train into $out (log: $out/train.log)"
-    $cmd "$out/train.log" python -m ser.bin.train "${conf_opts[@]}" "${resume[@]}" \
+    $cmd ${launch_opts[@]+"${launch_opts[@]}"} "$out/train.log" "${launch[@]}" "${conf_opts[@]}" "${resume[@]}" \
       --train-dir "$train" --valid-dir "$fd/valid" --exp-dir "$out" "${feat_opts[@]}"
     cp "$out/.inputs" "$out/.done"
   fi
