@@ -17,6 +17,7 @@ out=
 . utils/parse_options.sh
 if [ $# -lt 1 ]; then echo "usage: $0 [options] <exp-dir> | <name>=<exp-dir> ..." >&2; exit 1; fi
 . scripts/folds.sh
+for s in "$@"; do exp_scheme "${s#*=}"; done
 out=${out:-${1#*=}/RESULTS.md}
 python -m ser.bin.score --folds-root "data/folds/$scheme" --folds "$fold_ids" ${classes:+--classes "$classes"} \
   --title "$title" --note "$note" --command "$command" --out "$out" "$@"
