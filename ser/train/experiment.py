@@ -26,6 +26,8 @@ from ser.data.dataset import UttDataset, unscale_vad
 from ser.eval.posteriors import write_posteriors
 from ser.features.store import FeatReader
 from ser.models import build_model, model_class
+from ser.train.checkpoint import read_weights
+from ser.train.config_record import check_resumable, clear_model, will_resume
 from ser.train.trainer import TrainConfig, Trainer, make_loader, run_predict, to_device
 from ser.utils import SerError, atomic_path, get_logger, progress, set_seed, write_text_atomic
 
@@ -139,6 +141,8 @@ def train(
     if prepare is not None:
         conf["model"] = prepare(dict(conf["model"]), Path(train_dir), exp)
     tconf = TrainConfig.from_dict(conf["train"], "train config: train")
+    resume = will_resume(exp, resume, restart_finished)
+    check_resumable(exp, conf, trained=resume)  # before config.yaml is rewritten
     set_seed(tconf.seed)
     train_set = make_dataset(train_dir, conf, feats)
     speakers = {s: i for i, s in enumerate(sorted(set(train_set.data.utt2spk.values())))}
@@ -146,6 +150,8 @@ def train(
     valid_set = make_dataset(valid_dir, conf, feats, speakers)
     info = data_info(conf, feats, train_set)
     model = build_model(conf["model"], info)
+    if not resume:
+        clear_model(exp)
     write_text_atomic(exp / "config.yaml", yaml.safe_dump(conf, sort_keys=False))
     write_text_atomic(exp / "info.json", json.dumps(info, indent=1))
     log.info(
@@ -155,7 +161,7 @@ def train(
         exp,
     )
     trainer = Trainer(model, tconf, exp, info["num_classes"])
-    trainer.fit(train_set, valid_set, resume=resume, restart_finished=restart_finished)
+    trainer.fit(train_set, valid_set, resume=resume)
     return trainer
 
 
@@ -169,7 +175,7 @@ def load_trained(exp_dir, device="cpu", model_overrides=None):
     conf["model"].update(model_overrides or {})
     info = json.loads((exp_dir / "info.json").read_text())
     model = build_model(conf["model"], info)
-    model.load_state_dict(torch.load(best, map_location=device, weights_only=True))
+    model.load_state_dict(read_weights(best, device, what="model"))
     return model.to(device), conf, info
 
 

@@ -13,7 +13,6 @@ uninterrupted one does.
 
 import json
 import math
-import random
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from torch.utils.data import DataLoader
 from ser.data.dataset import collate
 from ser.data.sampler import BucketBatchSampler
 from ser.eval.metrics import classification_scores, regression_scores
+from ser.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from ser.utils import SerError, atomic_path, get_logger, pick_device, progress, set_seed
 
 log = get_logger("trainer")
@@ -54,16 +54,6 @@ class TrainConfig:
         if unknown:
             raise SerError(f"{where}: unknown config keys {unknown} (known: {sorted(known)})")
         return cls(**d)
-
-
-def _rng_state():
-    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
-
-
-def _set_rng_state(state):
-    torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
 
 
 def to_device(batch: dict, device) -> dict:
@@ -157,13 +147,11 @@ class Trainer:
         return value < best if self.conf.select_metric == "loss" else value > best
 
     def _finished_checkpoint(self) -> bool:
-        if not self.last_ckpt.is_file():
-            return False
-        return bool(torch.load(self.last_ckpt, map_location="cpu", weights_only=False)["state"]["done"])
+        ckpt = load_checkpoint(self.last_ckpt)
+        return ckpt is not None and bool(ckpt["state"]["done"])
 
     def _save(self, state):
-        with atomic_path(self.last_ckpt) as tmp:
-            torch.save(state, tmp)
+        save_checkpoint(state, self.last_ckpt)
 
     def fit(self, train_set, valid_set, resume: bool = True, restart_finished: bool = False) -> dict:
         """Trains, resuming from the last checkpoint when `resume`. A checkpoint of a run that
@@ -182,12 +170,12 @@ class Trainer:
         steps_per_epoch = math.ceil(len(train_loader) / conf.accum_grad)
         sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_factor(conf, steps_per_epoch * conf.max_epochs))
         state = {"epoch": 0, "best": None, "best_epoch": 0, "bad_epochs": 0, "history": [], "done": False}
-        if resume and self.last_ckpt.is_file():
-            ckpt = torch.load(self.last_ckpt, map_location=self.device, weights_only=False)
+        ckpt = load_checkpoint(self.last_ckpt, self.device) if resume else None
+        if ckpt is not None:
             model.load_state_dict(ckpt["model"])
             optim.load_state_dict(ckpt["optim"])
             sched.load_state_dict(ckpt["sched"])
-            _set_rng_state(ckpt["rng"])
+            set_rng_state(ckpt["rng"])
             state = ckpt["state"]
             log.info(
                 "resuming %s from epoch %d (best %s=%s at epoch %d)",
@@ -244,7 +232,7 @@ class Trainer:
                     "model": model.state_dict(),
                     "optim": optim.state_dict(),
                     "sched": sched.state_dict(),
-                    "rng": _rng_state(),
+                    "rng": rng_state(),
                     "state": state,
                 }
             )
@@ -276,7 +264,11 @@ class Trainer:
             out = model(batch)
             loss = out["loss"]
             if not torch.isfinite(loss):
-                raise SerError(f"non-finite loss at epoch {epoch}, batch {i}; lower the lr or check the data")
+                utts = " ".join(batch["utt"])
+                raise SerError(
+                    f"non-finite loss at epoch {epoch}, batch {i} (utterances: {utts}); check their audio and "
+                    "features, or lower the lr"
+                )
             (loss / conf.accum_grad).backward()
             if i % conf.accum_grad == 0 or i == len(loader):
                 if conf.grad_clip > 0:
