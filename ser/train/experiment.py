@@ -21,6 +21,7 @@ import torch
 import yaml
 
 from ser.config import load_config, parse_yaml
+from ser.config_check import check_run_config, origins
 from ser.data.datadir import DataDir, write_kv
 from ser.data.dataset import UttDataset, unscale_vad
 from ser.eval.posteriors import write_posteriors
@@ -50,7 +51,9 @@ GENDERS = ("m", "f")
 def load_run_config(path, overlays=(), overrides=None) -> dict:
     """The config file over DEFAULTS, then each overlay, then `--set` overrides; `model` keys are
     checked when the model class is built."""
-    return load_config(path, DEFAULTS, overrides, overlays=overlays, free=("model",))
+    conf = load_config(path, DEFAULTS, overrides, overlays=overlays, free=("model",))
+    check_run_config(conf, DEFAULTS, origins(path, overlays, overrides))
+    return conf
 
 
 class FeatStores:
