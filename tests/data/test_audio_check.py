@@ -31,7 +31,8 @@ def make_corpus(root: Path) -> None:
 
 def prepare(corpus: Path, out: Path):
     return subprocess.run(
-        [sys.executable, str(REPO / "egs/ravdess/local/prepare_ravdess.py"), "--corpus", str(corpus), "--out", str(out)],
+        [sys.executable, str(REPO / "egs/ravdess/local/prepare_ravdess.py"), "--corpus", str(corpus),
+         "--out", str(out)],
         env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
 
