@@ -209,6 +209,12 @@ def write_predictions(pred: dict, classes, vad_range, out_dir) -> None:
       text_pred                             greedy CTC transcript, normalised
     """
     out_dir = Path(out_dir)
+    for key in ("emo_post", "emo_logits", "vad"):  # NaN would become class 0 and a score
+        if key in pred:
+            bad = [u for u, row in zip(pred["utts"], np.asarray(pred[key])) if not np.isfinite(row).all()]
+            if bad:
+                shown = " ".join(bad[:10])
+                raise SerError(f"non-finite {key} for {len(bad)} utterances ({shown}): check their features")
     tmp = out_dir.with_name(f".{out_dir.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)

@@ -50,3 +50,21 @@ def test_a_non_finite_loss_names_the_batch(tmp_path):
     proc = run_train(root, check=False)
     assert proc.returncode == 1 and "non-finite loss" in proc.stderr
     assert "train_005" in proc.stderr.split("non-finite loss")[1].splitlines()[0]
+
+
+def test_non_finite_predictions_are_refused(tmp_path):
+    root = make_fold(tmp_path)
+    run_train(root)
+    reader = FeatReader(root / "feats.scp")
+    feats = {u: reader[u].copy() for u in reader.keys()}
+    feats["test_003"][:] = np.nan  # e.g. a store dumped before audio was checked
+    with FeatWriter(root / "feats") as w:
+        for u, x in feats.items():
+            w(u, x)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ser.bin.infer", "--exp-dir", str(root / "exp"), "--data-dir", str(root / "test"),
+         "--out-dir", str(tmp_path / "pred"), "--feat", f"ssl={root / 'feats.scp'}", "--device", "cpu"],
+        env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 1 and "non-finite emo_logits for 1 utterances (test_003)" in proc.stderr
+    assert not (tmp_path / "pred").exists()
