@@ -36,8 +36,9 @@ store_stamp() {
   for f in $files; do
     if [ -f "$data/$f" ]; then echo "$f $(md5sum < "$data/$f" | cut -d' ' -f1)"; fi
   done
-  if [[ " $files " == *" wav.scp "* ]] && [ -f "$data/wav.scp" ]; then
-    awk 'NF == 2 {print $2}' "$data/wav.scp" | xargs -r -d '\n' stat -c '%n %s %.9Y' 2>/dev/null || true
+  if [[ " $files " == *" wav.scp "* ]] && [ -f "$data/wav.scp" ]; then  # one line: corpora have 100k+ files
+    echo "audio $({ awk 'NF == 2 {print $2}' "$data/wav.scp" | xargs -r -d '\n' stat -c '%n %s %.9Y' 2>/dev/null || true; } \
+      | md5sum | cut -d' ' -f1) (size and time of every wav.scp file)"
   fi
   if [ -n "$path" ] && [ -e "$path" ]; then
     find "$path" -type f | LC_ALL=C sort | xargs -r -d '\n' stat -c '%n %s %.9Y'
