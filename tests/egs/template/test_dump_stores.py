@@ -134,3 +134,14 @@ def test_fbank_refuses_an_upstream_path(recipe):
     )
     assert proc.returncode == 1 and "--upstream/--upstream_path are for --kind upstream" in proc.stderr
     assert not (recipe / "dump").exists()
+
+
+def test_a_changed_transcript_redoes_a_text_store(recipe):
+    (recipe / "data/all/text").write_text("u1 hello there\nu2 how are you\nu3 fine thanks\nu4 good bye\n")
+    dump(recipe, "--layers", "-1", script="dump_text.sh")
+    before = feats(recipe)
+    assert "skipping" in dump(recipe, "--layers", "-1", script="dump_text.sh")
+    (recipe / "data/all/text").write_text("u1 hello there\nu2 how are you\nu3 not fine at all\nu4 good bye\n")
+    assert "redoing it" in dump(recipe, "--layers", "-1", script="dump_text.sh")  # before: "complete; skipping"
+    after = feats(recipe)
+    assert after["u3"].shape[0] != before["u3"].shape[0] and np.allclose(after["u1"], before["u1"], atol=1e-5)
