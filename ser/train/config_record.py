@@ -8,8 +8,9 @@ from pathlib import Path
 import yaml
 
 from ser.config import parse_yaml
-from ser.utils import SerError
+from ser.utils import SerError, get_logger
 
+log = get_logger("experiment")
 FRESH_FLAG = "--no-resume"
 
 
@@ -64,7 +65,10 @@ def will_resume(exp_dir, resume: bool, restart_finished: bool) -> bool:
     ckpt = load_checkpoint(last) if resume else None
     if ckpt is None:
         return False
-    return not (restart_finished and ckpt["state"]["done"])
+    if restart_finished and ckpt["state"]["done"]:
+        log.info("%s: its last run finished; training again from the start as asked", exp_dir)
+        return False
+    return True
 
 
 def clear_model(exp_dir) -> None:
