@@ -13,6 +13,7 @@ multi-task models gender accuracy, speaker EER, CER; ser.eval.scoring), each fol
 import argparse
 from pathlib import Path
 
+from ser.eval.fold_check import check_folds
 from ser.eval.scoring import score_system, write_results
 from ser.utils import SerError, get_logger, run_main
 
@@ -32,15 +33,24 @@ def main():
     ap.add_argument("--command", default="", help="the command that produced the systems (recorded)")
     ap.add_argument("--unknown-prefix", default="unk_", help="speakers left out of verification trials")
     ap.add_argument("--max-trials", type=int, default=100000, help="verification trials per kind")
+    ap.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="summarise a subset of the scheme's folds (otherwise every fold under --folds-root is required)",
+    )
     args = ap.parse_args()
     folds = args.folds.split()
     if not folds:
         raise SerError("--folds is empty")
     classes = args.classes.split(",") if args.classes else None
-    systems = {}
+    dirs = {}
     for item in args.systems:
         name, _, path = item.rpartition("=")
-        systems[name or Path(path).name] = score_system(
+        dirs[name or Path(path).name] = path
+    folds_line = check_folds(dirs, args.folds_root, folds, args.pred_subdir, args.allow_partial)
+    systems = {}
+    for name, path in dirs.items():
+        systems[name] = score_system(
             path,
             args.folds_root,
             folds,
@@ -49,7 +59,7 @@ def main():
             unknown_prefix=args.unknown_prefix,
             max_trials=args.max_trials,
         )
-    write_results(args.out, systems, args.title, args.note, args.command)
+    write_results(args.out, systems, args.title, f"{args.note} {folds_line}".strip(), args.command)
     log.info("wrote %s", args.out)
 
 

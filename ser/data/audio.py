@@ -34,6 +34,14 @@ def load_audio(spec: str, sample_rate: int = SAMPLE_RATE, utt: str | None = None
         raise SerError(f"cannot read audio '{spec}'{who}: {e}") from e
     if wav.shape[0] == 0:
         raise SerError(f"audio '{spec}' is empty")
+    bad = ~np.isfinite(wav)
+    if bad.any():  # a float file may hold NaN/inf; every feature and posterior after it would be NaN
+        who = f" (utterance {utt})" if utt else ""
+        first = int(np.argwhere(bad)[0][0])
+        raise SerError(
+            f"audio '{spec}'{who} has {int(bad.any(axis=1).sum())} non-finite samples (NaN or inf; the first at "
+            f"{first / sr:.3f} s): fix the file or leave the utterance out"
+        )
     wav = wav.mean(axis=1) if wav.shape[1] > 1 else wav[:, 0]
     if sr != sample_rate:
         wav = torchaudio.functional.resample(torch.from_numpy(wav), sr, sample_rate).numpy()

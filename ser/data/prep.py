@@ -12,13 +12,12 @@ label map, speaker table and fold table (egs/ravdess/local/prepare_ravdess.py is
 
 import argparse
 import re
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from ser.data.audio import audio_duration
+from ser.data.audio_check import read_durations
 from ser.data.datadir import DataDir
-from ser.utils import SerError, get_logger, progress, write_text_atomic
+from ser.utils import SerError, get_logger, write_text_atomic
 
 log = get_logger("prep")
 
@@ -89,17 +88,17 @@ def corpus_var(corpus: str) -> str:
     return re.sub(r"\W", "_", corpus).upper()
 
 
-def build_datadir(records: list, fields: tuple, durations: bool = True) -> DataDir:
+def build_datadir(records: list, fields: tuple, durations: bool = True, report_dir=None) -> DataDir:
     """The data dir of `records` (dicts with `utt` and every name in `fields`), plus `utt2dur`
-    read from each wav.scp entry when `durations`."""
+    read from each wav.scp entry when `durations` (every unreadable file listed at once, short
+    clips flagged: ser.data.audio_check)."""
     out = {name: {} for name in fields}
-    if durations:
-        out["utt2dur"] = {}
-    for r in progress(records, desc="utt2dur" if durations else "records", unit="utt", file=sys.stderr):
+    for r in records:
         for name in fields:
             out[name][r["utt"]] = r[name]
-        if durations:
-            out["utt2dur"][r["utt"]] = f"{audio_duration(str(r['wav.scp'])):.4f}"
+    if durations:
+        dur = read_durations(((r["utt"], r["wav.scp"], "") for r in records), report_dir)
+        out["utt2dur"] = {u: f"{dur[u]:.4f}" for u in out["wav.scp"]}
     return DataDir(fields=out)
 
 

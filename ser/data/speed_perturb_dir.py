@@ -19,9 +19,12 @@ from tqdm import tqdm
 
 from ser.data.audio import SAMPLE_RATE, load_audio
 from ser.data.datadir import DataDir
-from ser.utils import atomic_path
+from ser.utils import SerError, atomic_path
 
 UNKNOWN_PREFIX = "unk_"
+# Written into every output dir: a re-run replaces only a dir holding it, so a mistyped output
+# (`... small_dir data`) can never delete a directory this program did not create.
+MARKER = ".speed_perturbed"
 
 
 def perturb(wav, factor: float, sr: int = SAMPLE_RATE):
@@ -38,7 +41,18 @@ def perturbed_spk(spk: str, new_utt: str, tag: str) -> str:
     return f"{UNKNOWN_PREFIX}{new_utt}" if spk.startswith(UNKNOWN_PREFIX) else f"{tag}-{spk}"
 
 
+def check_replaceable(dst: Path) -> None:
+    # .factors: what scripts/speed_perturb_dirs.sh wrote into the dirs it made before the marker
+    made_here = (dst / MARKER).is_file() or (dst / ".factors").is_file()
+    if dst.exists() and not made_here and (not dst.is_dir() or any(dst.iterdir())):
+        raise SerError(
+            f"output {dst} exists and was not made by speed perturbation (no {MARKER} in it); not replacing "
+            "it: give a new output dir, or remove it yourself"
+        )
+
+
 def perturb_dir(src, dst, factors, wav_dir) -> int:
+    check_replaceable(Path(dst))  # before hours of resampling
     dd = DataDir.load(src)
     fields = {name: dict(values) for name, values in dd.fields.items()}
     wav_scp, utt2spk = dd.get("wav.scp"), dd.utt2spk
@@ -65,6 +79,8 @@ def perturb_dir(src, dst, factors, wav_dir) -> int:
     tmp = dst.with_name(f".{dst.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     DataDir(fields=fields).write(tmp)
+    (tmp / MARKER).write_text(f"{src} x{','.join(f'{f:g}' for f in factors)}\n")
+    check_replaceable(dst)
     shutil.rmtree(dst, ignore_errors=True)
     tmp.rename(dst)
     return len(fields["utt2spk"])

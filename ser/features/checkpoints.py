@@ -55,6 +55,10 @@ REQUIRED_KEYS = {
     "wav2vec2": ("task_cfg", "model_cfg", "model_weight"),
     "wavlm": ("cfg", "model"),
 }
+# s3prl loaders that unpickle a local checkpoint in full (torch.load(weights_only=False)): a file
+# from elsewhere could run code, so they load only when the user says the file is trusted.
+UNPICKLING_LOADERS = ("distiller_local", "mockingjay_local", "tera_local", "audio_albert_local")
+TRUST_VAR = "SER_TRUST_CHECKPOINTS"
 # s3prl's model code eval()s this string; a layer list is only brackets, numbers, + and *.
 CONV_LAYERS_RE = re.compile(r"^[\[\]()\d\s,.+*]+$")
 
@@ -68,6 +72,11 @@ def load_s3prl_upstream(name: str, path: str | None = None) -> "torch.nn.Module"
     if name not in S3PRLUpstream.available_names():
         raise SerError(f"unknown s3prl upstream '{name}'; see s3prl.nn.S3PRLUpstream.available_names()")
     ckpt = path
+    if name in UNPICKLING_LOADERS and os.environ.get(TRUST_VAR) != "1":
+        raise SerError(
+            f"upstream '{name}' loads {path or 'its checkpoint'} with full unpickling, which runs any code the "
+            f"file holds; if you trust the file, set {TRUST_VAR}=1 (ser.sh: --trust_checkpoints true)"
+        )
     if path is not None:
         if not Path(path).exists():
             raise SerError(f"upstream '{name}': checkpoint path {path} does not exist")

@@ -8,6 +8,7 @@ Values are 2-D float matrices (frames x dims), optionally stored as float16, or 
 
 import json
 import os
+import uuid
 from pathlib import Path
 
 import kaldiio
@@ -26,8 +27,11 @@ class FeatWriter:
         self.meta = meta
         self.ark = sibling(self.stem, ".ark")
         self.scp = sibling(self.stem, ".scp")
-        self.tmp_ark = self.stem.with_name(f".{self.stem.name}.tmp.ark")
-        self.tmp_scp = self.stem.with_name(f".{self.stem.name}.tmp.scp")
+        # Per writer: two jobs writing the same store at once (a job started twice) must not share
+        # a temporary file; each finishes, and the last rename wins with a complete ark and scp.
+        tag = f"{os.getpid()}.{uuid.uuid4().hex[:8]}"
+        self.tmp_ark = self.stem.with_name(f".{self.stem.name}.tmp{tag}.ark")
+        self.tmp_scp = self.stem.with_name(f".{self.stem.name}.tmp{tag}.scp")
         self.num_frames = {}
 
     def __enter__(self):

@@ -41,6 +41,10 @@ def load_upstream(name: str, path: str | None = None) -> nn.Module:
     """The model behind an upstream name: Whisper's encoder for `whisper_*`, else s3prl's."""
     from ser.features.whisper import WhisperEncoderUpstream, is_whisper
 
+    if name in FEATURE_ONLY and path:
+        raise SerError(
+            f"upstream '{name}' is computed from the waveform and takes no checkpoint; drop --upstream_path {path}"
+        )
     if is_whisper(name):
         return WhisperEncoderUpstream(name, path)
     return load_s3prl_upstream(name, path)

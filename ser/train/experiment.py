@@ -21,11 +21,14 @@ import torch
 import yaml
 
 from ser.config import load_config, parse_yaml
+from ser.config_check import check_run_config, origins
 from ser.data.datadir import DataDir, write_kv
 from ser.data.dataset import UttDataset, unscale_vad
 from ser.eval.posteriors import write_posteriors
 from ser.features.store import FeatReader
 from ser.models import build_model, model_class
+from ser.train.checkpoint import read_weights
+from ser.train.config_record import check_resumable, clear_model, will_resume
 from ser.train.distributed import is_main_process
 from ser.train.trainer import TrainConfig, Trainer, make_loader, run_predict, to_device
 from ser.utils import SerError, atomic_path, get_logger, progress, set_seed, write_text_atomic
@@ -49,7 +52,9 @@ GENDERS = ("m", "f")
 def load_run_config(path, overlays=(), overrides=None) -> dict:
     """The config file over DEFAULTS, then each overlay, then `--set` overrides; `model` keys are
     checked when the model class is built."""
-    return load_config(path, DEFAULTS, overrides, overlays=overlays, free=("model",))
+    conf = load_config(path, DEFAULTS, overrides, overlays=overlays, free=("model",))
+    check_run_config(conf, DEFAULTS, origins(path, overlays, overrides))
+    return conf
 
 
 class FeatStores:
@@ -142,6 +147,8 @@ def train(
     if prepare is not None:
         conf["model"] = prepare(dict(conf["model"]), Path(train_dir), exp)
     tconf = TrainConfig.from_dict(conf["train"], "train config: train")
+    resume = will_resume(exp, resume, restart_finished)
+    check_resumable(exp, conf, trained=resume)  # before config.yaml is rewritten
     set_seed(tconf.seed)
     train_set = make_dataset(train_dir, conf, feats)
     speakers = {s: i for i, s in enumerate(sorted(set(train_set.data.utt2spk.values())))}
@@ -150,6 +157,8 @@ def train(
     info = data_info(conf, feats, train_set)
     model = build_model(conf["model"], info)
     if is_main_process():  # under DDP, rank 0 writes for every rank
+        if not resume:
+            clear_model(exp)
         write_text_atomic(exp / "config.yaml", yaml.safe_dump(conf, sort_keys=False))
         write_text_atomic(exp / "info.json", json.dumps(info, indent=1))
     log.info(
@@ -159,7 +168,7 @@ def train(
         exp,
     )
     trainer = Trainer(model, tconf, exp, info["num_classes"])
-    trainer.fit(train_set, valid_set, resume=resume, restart_finished=restart_finished)
+    trainer.fit(train_set, valid_set, resume=resume)
     return trainer
 
 
@@ -173,7 +182,7 @@ def load_trained(exp_dir, device="cpu", model_overrides=None):
     conf["model"].update(model_overrides or {})
     info = json.loads((exp_dir / "info.json").read_text())
     model = build_model(conf["model"], info)
-    model.load_state_dict(torch.load(best, map_location=device, weights_only=True))
+    model.load_state_dict(read_weights(best, device, what="model"))
     return model.to(device), conf, info
 
 
@@ -204,6 +213,12 @@ def write_predictions(pred: dict, classes, vad_range, out_dir) -> None:
       text_pred                             greedy CTC transcript, normalised
     """
     out_dir = Path(out_dir)
+    for key in ("emo_post", "emo_logits", "vad"):  # NaN would become class 0 and a score
+        if key in pred:
+            bad = [u for u, row in zip(pred["utts"], np.asarray(pred[key])) if not np.isfinite(row).all()]
+            if bad:
+                shown = " ".join(bad[:10])
+                raise SerError(f"non-finite {key} for {len(bad)} utterances ({shown}): check their features")
     tmp = out_dir.with_name(f".{out_dir.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)

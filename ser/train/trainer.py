@@ -19,7 +19,6 @@ precision of forward passes.
 import contextlib
 import json
 import math
-import random
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from ser.data.sampler import BucketBatchSampler
 from ser.eval.metrics import classification_scores, regression_scores
 from ser.train import distributed
 from ser.train.amp import Amp
+from ser.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from ser.utils import SerError, atomic_path, get_logger, progress, set_seed
 
 log = get_logger("trainer")
@@ -64,16 +64,6 @@ class TrainConfig:
         if unknown:
             raise SerError(f"{where}: unknown config keys {unknown} (known: {sorted(known)})")
         return cls(**d)
-
-
-def _rng_state():
-    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
-
-
-def _set_rng_state(state):
-    torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
 
 
 def to_device(batch: dict, device) -> dict:
@@ -177,14 +167,12 @@ class Trainer:
         return value < best if self.conf.select_metric == "loss" else value > best
 
     def _finished_checkpoint(self) -> bool:
-        if not self.last_ckpt.is_file():
-            return False
-        return bool(torch.load(self.last_ckpt, map_location="cpu", weights_only=False)["state"]["done"])
+        ckpt = load_checkpoint(self.last_ckpt)
+        return ckpt is not None and bool(ckpt["state"]["done"])
 
     def _save(self, state):
         if self.dist.is_main:
-            with atomic_path(self.last_ckpt) as tmp:
-                torch.save(state, tmp)
+            save_checkpoint(state, self.last_ckpt)
 
     def _validate(self, model, loader) -> dict:
         pred = run_predict(model, loader, self.device, "valid")
@@ -213,14 +201,14 @@ class Trainer:
         steps_per_epoch = math.ceil(len(train_loader) / conf.accum_grad)
         sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_factor(conf, steps_per_epoch * conf.max_epochs))
         state = {"epoch": 0, "best": None, "best_epoch": 0, "bad_epochs": 0, "history": [], "done": False}
-        if resume and self.last_ckpt.is_file():
-            ckpt = torch.load(self.last_ckpt, map_location=self.device, weights_only=False)
+        ckpt = load_checkpoint(self.last_ckpt, self.device) if resume else None
+        if ckpt is not None:
             model.load_state_dict(ckpt["model"])
             optim.load_state_dict(ckpt["optim"])
             sched.load_state_dict(ckpt["sched"])
             self.amp.load_state_dict(ckpt.get("amp", {}))
             ranks = ckpt.get("rng_ranks", [ckpt["rng"]])
-            _set_rng_state(ranks[env.rank] if len(ranks) == env.world_size else ckpt["rng"])
+            set_rng_state(ranks[env.rank] if len(ranks) == env.world_size else ckpt["rng"])
             state = ckpt["state"]
             log.info(
                 "resuming %s from epoch %d (best %s=%s at epoch %d)",
@@ -297,8 +285,8 @@ class Trainer:
                     "model": model.state_dict(),
                     "optim": optim.state_dict(),
                     "sched": sched.state_dict(),
-                    "rng": _rng_state(),
-                    "rng_ranks": distributed.gather_objects(_rng_state(), env),
+                    "rng": rng_state(),
+                    "rng_ranks": distributed.gather_objects(rng_state(), env),
                     "amp": self.amp.state_dict(),
                     "state": state,
                 }
@@ -342,8 +330,10 @@ class Trainer:
                 bad = not bool(torch.isfinite(loss))
                 if distributed.any_rank(bad, env, self.device):
                     where = "" if not env.enabled else (" on this rank" if bad else " on another rank")
+                    utts = " ".join(batch["utt"]) if bad else "see the other rank's log"
                     raise SerError(
-                        f"non-finite loss{where} at epoch {epoch}, batch {i}; lower the lr or check the data"
+                        f"non-finite loss{where} at epoch {epoch}, batch {i} (utterances: {utts}); check their "
+                        "audio and features, or lower the lr"
                     )
                 scaled = loss * weights[i - 1] if weights is not None else loss
                 amp.backward(scaled / conf.accum_grad)

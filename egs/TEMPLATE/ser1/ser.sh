@@ -37,6 +37,8 @@ dumpdir=dump                  # where stores go; e.g. ../dump shares them betwee
 upstream_layers=all           # hidden states kept of upstream stores ("all" or e.g. "-1,-2")
 text_layers=all               # hidden states kept per token of text stores ("all", 0 = embeddings, or e.g. "-1")
 float16=false                 # half-precision upstream and text stores
+trust_checkpoints=false       # true: s3prl loaders that unpickle a checkpoint in full (distiller_local,
+                              #   mockingjay_local, ...) may load --upstream_path (it could run code)
 nj=2                          # parallel feature-dumping jobs
 train_config=conf/train.yaml  # the base config of systems given by name
 tuning_dir=conf/tuning        # their overlays: <tuning_dir>/<name>.yaml
@@ -76,6 +78,7 @@ main_scheme=${main_scheme:-$scheme}
 user_args=("$@")
 . utils/parse_options.sh          # the user's options
 if [ $# -ne 0 ]; then echo "$0: unexpected argument '$1' (options are --name value; see --help)" >&2; exit 1; fi
+case $demo in true|false|auto) ;; *) echo "$0: --demo '$demo': expected true, false or auto" >&2; exit 1;; esac
 if [ "$demo" = true ] || { [ "$demo" = auto ] && [ -n "$corpus_var" ] && [ -z "${!corpus_var:-}" ] && [ -f "$demo_config" ]; }; then
   demo=true
   # shellcheck source=/dev/null
@@ -86,6 +89,12 @@ else
   demo=false
 fi
 [ -z "$corpus_var" ] || export "${corpus_var?}"
+for v in stage stop_stage nj parallel; do  # checked before any stage runs or any dir is made
+  [[ ${!v} =~ ^[0-9]+$ ]] || { echo "$0: --$v '${!v}' is not a number" >&2; exit 1; }
+done
+[ "$nj" -ge 1 ] && [ "$parallel" -ge 1 ] || { echo "$0: --nj and --parallel must be at least 1" >&2; exit 1; }
+if [ "$stop_stage" -lt "$stage" ]; then echo "$0: --stop_stage $stop_stage is before --stage $stage: nothing would run" >&2; exit 1; fi
+[ "$trust_checkpoints" != true ] || export SER_TRUST_CHECKPOINTS=1
 
 text_tag=$(basename "${text_encoder:-minilm}")  # minilm: the packaged all-MiniLM-L6-v2
 expand() { local s=${1//\{upstream\}/$upstream}; s=${s//\{text\}/$text_tag}; echo "${s//\{upstream_path\}/$upstream_path}"; }

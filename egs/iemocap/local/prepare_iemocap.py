@@ -38,9 +38,8 @@ ROOT = Path(__file__).resolve().parents[3]
 if (ROOT / "ser").is_dir() and str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # run from a recipe without an installed package
 
-import soundfile as sf  # noqa: E402
-from tqdm import tqdm  # noqa: E402
 
+from ser.data.audio_check import read_durations  # noqa: E402
 from ser.data.datadir import DataDir  # noqa: E402
 from ser.data.folds import Fold, write_folds  # noqa: E402
 from ser.utils import SerError, get_logger, run_main  # noqa: E402
@@ -193,23 +192,13 @@ def wav_path(corpus: Path, utt: str) -> Path:
     return corpus / f"Session{session}" / "sentences" / "wav" / dialog / f"{utt}.wav"
 
 
-def wav_duration(wav: Path, where: str) -> float:
-    try:
-        info = sf.info(str(wav))
-    except Exception as e:  # soundfile raises several types; the user needs the file name
-        raise SerError(f"{where}: cannot read {wav}: {e}") from e
-    return info.frames / info.samplerate
-
-
-def build_datadir(corpus: Path, utts: list, texts: dict, classes: list, mapping: dict) -> DataDir:
+def build_datadir(corpus: Path, utts: list, texts: dict, classes: list, mapping: dict, report_dir=None) -> DataDir:
     fields = {name: {} for name in ("wav.scp", "utt2spk", "text", "utt2emo", "utt2gender", "utt2vad", "utt2dur")}
     kept = [u for u in utts if mapping.get(u.emotion, u.emotion) in classes]
     if not kept:
         raise SerError(f"{corpus}: no utterance has a label in --classes {','.join(classes)}")
-    for u in tqdm(kept, desc="utt2dur", unit="utt", file=sys.stderr, mininterval=1.0):
+    for u in kept:
         wav = wav_path(corpus, u.utt)
-        if not wav.is_file():
-            raise SerError(f"{u.where}: wav of utterance '{u.utt}' is missing: {wav}")
         if u.utt not in texts:
             raise SerError(
                 f"{u.where}: utterance '{u.utt}' has no line in "
@@ -223,7 +212,9 @@ def build_datadir(corpus: Path, utts: list, texts: dict, classes: list, mapping:
         fields["utt2emo"][u.utt] = mapping.get(u.emotion, u.emotion)
         fields["utt2gender"][u.utt] = gender
         fields["utt2vad"][u.utt] = " ".join(f"{x:.4f}" for x in u.vad)
-        fields["utt2dur"][u.utt] = f"{wav_duration(wav, u.where):.4f}"
+    # every missing or unreadable wav at once; short clips flagged
+    dur = read_durations(((u.utt, wav_path(corpus, u.utt), u.where) for u in kept), report_dir)
+    fields["utt2dur"] = {u: f"{d:.4f}" for u, d in dur.items()}
     return DataDir(fields=fields)
 
 
@@ -272,7 +263,7 @@ def prepare(corpus, out, classes=DEFAULT_CLASSES, map_spec=DEFAULT_MAP, schemes=
     utts, texts = read_corpus(corpus)
     if (corpus / "README_SYNTHETIC.txt").is_file():
         log.warning("%s is a SYNTHETIC corpus: its results say nothing about real accuracy", corpus)
-    dd = build_datadir(corpus, utts, texts, class_list, mapping)
+    dd = build_datadir(corpus, utts, texts, class_list, mapping, report_dir=out / "local")
     dd.write(out / "all")
     sizes = {}
     speakers = set(dd.utt2spk.values())

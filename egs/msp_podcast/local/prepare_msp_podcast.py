@@ -43,9 +43,8 @@ ROOT = Path(__file__).resolve().parents[3]
 if (ROOT / "ser").is_dir() and str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # run from a recipe without an installed package
 
-from tqdm import tqdm  # noqa: E402
 
-from ser.data.audio import audio_duration  # noqa: E402
+from ser.data.audio_check import read_durations  # noqa: E402
 from ser.data.datadir import DataDir  # noqa: E402
 from ser.data.folds import check_speaker_independent  # noqa: E402
 from ser.utils import SerError, get_logger, run_main  # noqa: E402
@@ -147,7 +146,7 @@ def parse_row(row: dict, classes: list, where: str) -> dict | None:
     }
 
 
-def build(corpus: Path, rows: list, classes: list, splits: dict) -> tuple:
+def build(corpus: Path, rows: list, classes: list, splits: dict, report_dir=None) -> tuple:
     """(DataDir of every kept utterance, {role: [utts]}, counters for the report)."""
     role_of = {name: role for role, name in splits.items()}
     fields = {n: {} for n in ("wav.scp", "utt2spk", "text", "utt2emo", "utt2gender", "utt2vad", "utt2dur")}
@@ -155,7 +154,8 @@ def build(corpus: Path, rows: list, classes: list, splits: dict) -> tuple:
     dropped, no_text = Counter(), 0
     seen = {}
     used = [r for r in rows if r["Split_Set"] in role_of]
-    for r in tqdm(used, desc="utt2dur", unit="utt", file=sys.stderr, mininterval=1.0):
+    wheres = {}
+    for r in used:
         where = f"{corpus}/Labels/labels_consensus.csv:{r['_line']}"
         u = parse_row(r, classes, where)
         if u is None:
@@ -165,8 +165,7 @@ def build(corpus: Path, rows: list, classes: list, splits: dict) -> tuple:
             raise SerError(f"{where}: {u['file']} was already listed on line {seen[u['utt']]}")
         seen[u["utt"]] = r["_line"]
         wav = corpus / "Audios" / u["file"]
-        if not wav.is_file():
-            raise SerError(f"{where}: audio {wav} not found")
+        wheres[u["utt"]] = where
         trans = corpus / "Transcripts" / f"{u['utt']}.txt"
         text = " ".join(trans.read_text(encoding="utf-8", errors="replace").split()) if trans.is_file() else ""
         if not text:
@@ -177,10 +176,12 @@ def build(corpus: Path, rows: list, classes: list, splits: dict) -> tuple:
         fields["utt2emo"][u["utt"]] = u["emo"]
         fields["utt2gender"][u["utt"]] = u["gender"]
         fields["utt2vad"][u["utt"]] = " ".join(f"{x:.4f}" for x in u["vad"])
-        fields["utt2dur"][u["utt"]] = f"{audio_duration(str(wav)):.4f}"
         parts[role_of[r["Split_Set"]]].append(u["utt"])
     if not seen:
         raise SerError(f"{corpus}: no utterance of {', '.join(splits.values())} has a class in {','.join(classes)}")
+    # every missing or unreadable file at once; short clips flagged
+    dur = read_durations(((u, fields["wav.scp"][u], wheres[u]) for u in fields["wav.scp"]), report_dir)
+    fields["utt2dur"] = {u: f"{d:.4f}" for u, d in dur.items()}
     return DataDir(fields=fields), parts, {"dropped": dropped, "no_text": no_text}
 
 
@@ -218,7 +219,7 @@ def prepare(corpus, out, classes=DEFAULT_CLASSES, test_split="auto") -> dict:
     log.info("partitions: train = %s, valid = %s, test = %s", splits["train"], splits["valid"], splits["test"])
     if (corpus / "README_SYNTHETIC.txt").is_file():
         log.warning("%s is a SYNTHETIC corpus: its results say nothing about real accuracy", corpus)
-    dd, parts, stats = build(corpus, rows, class_list, splits)
+    dd, parts, stats = build(corpus, rows, class_list, splits, report_dir=out / "local")
     parts = enforce_speaker_independence(parts, dd.utt2spk)
     dd = dd.subset([u for p in parts.values() for u in p])
     dd.write(out / "all")

@@ -189,7 +189,7 @@ def prepare(corpus, out, schemes="emobox,speaker,emobox_dev", seed: int = 0) -> 
         corpus, ACTOR_DIR, "Actor_XX", parse_name, "RAVDESS", "the folder holding Actor_01..Actor_24"
     )
     write_ignored(out, ignored)
-    dd = build_datadir(utts, FIELDS)
+    dd = build_datadir(utts, FIELDS, report_dir=out / "local")
     dd.write(out / "all")
     actors = sorted({u["utt2spk"].removeprefix("Actor_") for u in utts})
     sizes = {}

@@ -10,6 +10,8 @@ FOLDS_SH = Path(__file__).resolve().parents[3] / "egs" / "TEMPLATE" / "ser1" / "
 
 
 def run(tmp_path, parallel, body, folds="1 2 3"):
+    for k in folds.split():  # asked folds must exist
+        (tmp_path / "data/folds/x" / f"fold{k}").mkdir(parents=True, exist_ok=True)
     script = f"""set -euo pipefail
 folds="{folds}"; scheme=x
 . {FOLDS_SH}
@@ -24,7 +26,7 @@ echo finished
 def test_every_fold_runs(tmp_path, parallel):
     p = run(tmp_path, parallel, 'touch "done$1"')
     assert p.returncode == 0 and "finished" in p.stdout, p.stderr
-    assert sorted(f.name for f in tmp_path.iterdir()) == ["done1", "done2", "done3"]
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["data", "done1", "done2", "done3"]
 
 
 @pytest.mark.parametrize("parallel", [1, 2])

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Dumps features of a data dir in NJ parallel jobs (one ark each) and merges their scps.
-# Finished jobs are skipped on re-runs, so a killed stage resumes.
+# The store is made for its inputs (scripts/stamp.sh store_stamp: the data dir's utterances and
+# audio, kind, upstream, its checkpoint, layers, options): skipped when <out>/.done matches them,
+# redone (job outputs included) when they changed; a killed dump of the same inputs resumes its
+# finished jobs.
 #   scripts/dump_feats.sh [--nj 2] [--cmd utils/run.py] [--kind fbank|mfcc|mel|stf|upstream|compare|egemaps]
 #       [--upstream NAME] [--upstream_path PATH] [--layers all] [--float16 false]
 #       [--device auto] [--batch_seconds S] [--num_threads N] <data-dir> <out-dir>
@@ -23,10 +26,14 @@ extra=
 . utils/parse_options.sh
 if [ $# -ne 2 ]; then echo "usage: $0 [options] <data-dir> <out-dir>" >&2; exit 1; fi
 data=$1; out=$2
-if [ -f "$out/feats.scp" ] && [ "$out/feats.scp" -nt "$data/utt2spk" ]; then
-  echo "$0: $out/feats.scp is complete; skipping (delete it to recompute)"; exit 0
+if [ "$kind" != upstream ] && { [ -n "$upstream" ] || [ -n "$upstream_path" ]; }; then
+  echo "$0: --upstream/--upstream_path are for --kind upstream, not $kind" >&2; exit 1
 fi
-mkdir -p "$out/log"
+if ! [[ $nj =~ ^[1-9][0-9]*$ ]]; then echo "$0: --nj '$nj' is not a positive number" >&2; exit 1; fi
+. "$(dirname "$0")/stamp.sh"
+store_begin "$out" "$(store_stamp "$data" "wav.scp segments utt2spk" "$upstream_path" kind="$kind" \
+  upstream="$upstream" upstream_path="$upstream_path" layers="$layers" float16="$float16" nj="$nj" \
+  batch_seconds="$batch_seconds" extra="$extra")"
 opts=(--data-dir "$data" --out "$out" --kind "$kind" --nj "$nj" --layers="$layers" --device "$device")
 [ -n "$upstream" ] && opts+=(--upstream "$upstream")
 [ -n "$upstream_path" ] && opts+=(--upstream-path "$upstream_path")
@@ -38,3 +45,4 @@ echo "$0: dumping $kind features of $data into $out with $nj jobs (logs: $out/lo
 # shellcheck disable=SC2086
 $cmd ${cmd_opts[@]+"${cmd_opts[@]}"} JOB=1:"$nj" "$out/log/dump.JOB.log" python -m ser.bin.dump_feats "${opts[@]}" --job JOB $extra
 python -m ser.bin.dump_feats --data-dir "$data" --out "$out" --nj "$nj" --merge
+store_end "$out"

@@ -19,6 +19,8 @@ if [ $# -ne 1 ] || [ -z "$groups" ]; then
 fi
 out=$1
 . scripts/folds.sh
+for g in ${groups//,/ }; do exp_scheme "$g"; done
+exp_scheme "$out" write
 systems=(); weights=()
 n_groups=$(wc -w <<< "$groups")
 for g in $groups; do

@@ -15,6 +15,7 @@ if [ $# -ne 1 ]; then echo "usage: $0 [options] <exp-dir>" >&2; exit 1; fi
 exp=$1
 . scripts/folds.sh
 . scripts/stamp.sh
+exp_scheme "$exp"
 ph='{fold}'
 for k in $fold_ids; do
   out=$exp/fold$k; fd=data/folds/$scheme/fold$k

@@ -4,7 +4,8 @@
 # with a row per system (ser.bin.score: every output a system predicted is scored).
 #   scripts/score_folds.sh --scheme session [--folds "1 3"] [--classes neu,hap,ang,sad] [--title ...]
 #       [--note ...] [--command ...] [--out <exp-dir>/RESULTS.md] <exp-dir> | <name>=<exp-dir> ...
-# --classes orders the confusion matrices (default: the predictions' classes.txt); --out defaults
+# Without --folds every fold of the scheme must have predictions; with it, the summary covers those
+# folds (RESULTS.md says which). --classes orders the confusion matrices (default: the predictions' classes.txt); --out defaults
 # to the RESULTS.md of the first system.
 set -euo pipefail
 scheme=session
@@ -17,7 +18,10 @@ out=
 . utils/parse_options.sh
 if [ $# -lt 1 ]; then echo "usage: $0 [options] <exp-dir> | <name>=<exp-dir> ..." >&2; exit 1; fi
 . scripts/folds.sh
+for s in "$@"; do exp_scheme "${s#*=}"; done
 out=${out:-${1#*=}/RESULTS.md}
+# shellcheck disable=SC2046  # an explicit --folds asks for a summary of those folds
 python -m ser.bin.score --folds-root "data/folds/$scheme" --folds "$fold_ids" ${classes:+--classes "$classes"} \
+  $([ -z "$folds" ] || echo --allow-partial) \
   --title "$title" --note "$note" --command "$command" --out "$out" "$@"
 echo "$0: wrote $out"

@@ -44,6 +44,7 @@ if [ $# -ne 1 ] || [ -z "$train_config" ]; then echo "usage: $0 --train_config c
 exp=$1
 . scripts/folds.sh
 . scripts/stamp.sh
+exp_scheme "$exp" write
 set -f  # overrides such as model.scales=[64,512] are words, not glob patterns
 ph='{fold}'
 launch=(python -m ser.bin.train); launch_opts=()
