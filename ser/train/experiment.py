@@ -26,6 +26,7 @@ from ser.data.dataset import UttDataset, unscale_vad
 from ser.eval.posteriors import write_posteriors
 from ser.features.store import FeatReader
 from ser.models import build_model, model_class
+from ser.train.curves import write_curves
 from ser.train.trainer import TrainConfig, Trainer, make_loader, run_predict, to_device
 from ser.utils import SerError, atomic_path, get_logger, progress, set_seed, write_text_atomic
 
@@ -156,6 +157,8 @@ def train(
     )
     trainer = Trainer(model, tconf, exp, info["num_classes"])
     trainer.fit(train_set, valid_set, resume=resume, restart_finished=restart_finished)
+    if (exp / "history.json").is_file():  # curves.png (+ TensorBoard events with the tensorboard extra)
+        write_curves(exp)
     return trainer
 
 
