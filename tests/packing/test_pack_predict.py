@@ -227,3 +227,30 @@ def test_best_and_all_folds(tmp_path):
         choose_folds(tmp_path, ["1", "2"], "5")
     with pytest.raises(SerError, match="run the scoring stage first"):
         choose_folds(tmp_path, ["1", "4"], "best")
+
+
+def test_recipe_writes_figures_and_repacks_only_on_change(fused):
+    from conftest import assert_png
+
+    exp = fused / "exp/fused"
+    assert_png(exp / "nn/fold1/curves.png")
+    assert not (exp / "lr/fold1/curves.png").exists()  # closed form: no epochs
+    for system in ("nn", "lr", "fus"):
+        assert_png(exp / system / "plots/confusion.png")
+        assert_png(exp / system / "fold1/infer_test/plots/recall.png")
+    before = (exp / "fus/model.pack.zip").stat().st_mtime_ns
+    common = (
+        "--folds",
+        "1",
+        "--upstream",
+        "whisper_custom",
+        "--systems",
+        "nn=conf/demo/train.yaml lr=conf/logreg.yaml",
+    )
+    proc = run_recipe(fused, *common, "--fusions", "fus=nn+lr", "--balance", "true", "--exp_name", "fused",
+                      "--stage", "5")  # fmt: skip
+    assert proc.stdout.count("is up to date") == 3 and (exp / "fus/model.pack.zip").stat().st_mtime_ns == before
+    proc = run_recipe(fused, *common, "--fusions", "fus=nn+lr", "--balance", "false", "--exp_name", "fused",
+                      "--stage", "5")  # fmt: skip
+    assert proc.stdout.count("is up to date") == 2
+    assert not json.loads(zipfile.ZipFile(exp / "fus/model.pack.zip").read("manifest.json"))["balance"]
