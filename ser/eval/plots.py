@@ -79,7 +79,7 @@ def vad_png(path, pred, true, title: str) -> None:
         ax.set_xlabel(f"true {VAD[d]}")
         ax.set_ylabel(f"predicted {VAD[d]}")
         ax.set_title(f"{VAD[d]}: CCC {ccc(pred[:, d], true[:, d]):.3f}")
-    fig.suptitle(title)
+    fig.suptitle(title, y=1.03)  # above the panels' own titles
     _save(fig, path)
 
 
