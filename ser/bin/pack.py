@@ -9,8 +9,10 @@ RESULTS.md, the format version; upstream checkpoints by path and sha256 (embedde
 
 import argparse
 
-from ser.packing.build import pack_system
-from ser.utils import SerError, run_main
+from ser.packing.build import Unpackable, pack_system
+from ser.utils import SerError, get_logger, run_main
+
+log = get_logger("pack")
 
 
 def main(argv=None) -> None:
@@ -24,22 +26,33 @@ def main(argv=None) -> None:
     ap.add_argument("--balance", default="false", choices=("true", "false"), help="the fusion divides by priors")
     ap.add_argument("--name", help="the system's name (default: the dir's name)")
     ap.add_argument("--embed-max-mb", type=float, default=50.0, help="upstream checkpoints up to this size go inside")
+    ap.add_argument(
+        "--if-packable",
+        action="store_true",
+        help="a system that needs more than a recording (transcripts, speaker statistics) is reported, "
+        "not an error (stage 5 of a recipe)",
+    )
     args = ap.parse_args(argv)
     folds = args.folds.split()
     if not folds:
         raise SerError("--folds is empty")
     groups = [g.split(",") for g in args.groups.split()] or None
-    pack_system(
-        args.out,
-        args.system_dir,
-        args.folds_root,
-        folds,
-        args.select,
-        groups,
-        args.balance == "true",
-        args.name,
-        args.embed_max_mb,
-    )
+    try:
+        pack_system(
+            args.out,
+            args.system_dir,
+            args.folds_root,
+            folds,
+            args.select,
+            groups,
+            args.balance == "true",
+            args.name,
+            args.embed_max_mb,
+        )
+    except Unpackable as e:
+        if not args.if_packable:
+            raise
+        log.warning("%s not packed: %s", args.system_dir, e)
 
 
 if __name__ == "__main__":

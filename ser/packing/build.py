@@ -14,6 +14,20 @@ from ser.train.experiment import closed_form
 from ser.utils import SerError, get_logger
 
 log = get_logger("pack")
+
+
+class Unpackable(SerError):
+    """The system needs what a recording alone does not give (transcripts, other utterances of its
+    speaker): a recipe's stage 5 reports it and goes on."""
+
+
+def computable_kinds() -> set:
+    from ser.features.classical import EXTRACTORS
+    from ser.features.functionals import SETS
+
+    return {"upstream", *EXTRACTORS, *SETS}
+
+
 NORM_KEYS = ("cmvn", "running_mean", "running_var", "mean", "scale")
 
 
@@ -40,6 +54,11 @@ def feature_recipe(name: str, meta: dict, exp: Path) -> dict:
         raise SerError(
             f"{exp}/info.json: feature store '{name}' has no recorded kind (no feats.meta.json when it was "
             "trained): dump the store again (stage 1) and retrain, so the packed model knows its features"
+        )
+    if meta["kind"] not in computable_kinds():
+        raise Unpackable(
+            f"{exp}: feature store '{name}' holds {meta['kind']} features, which ser-infer cannot compute "
+            "from audio alone (e.g. text embeddings of transcripts)"
         )
     recipe = {"kind": meta["kind"], "float16": bool(meta.get("float16", False))}
     if meta["kind"] == "upstream":
@@ -99,7 +118,7 @@ class Packer:
         info = json.loads((exp / "info.json").read_text())
         model = conf.get("model", {})
         if closed_form(model.get("name")) and model.get("speaker_norm"):
-            raise SerError(
+            raise Unpackable(
                 f"{exp}: model.speaker_norm normalises over each test speaker's utterances, which a single "
                 "recording does not have: this system cannot be packed for ser-infer"
             )

@@ -53,3 +53,21 @@ def test_what_cannot_be_packed(tmp_path):
     with pytest.raises(SerError, match="train this fold first"):
         pack_system(tmp_path / "o.zip", tmp_path / "none", tmp_path, ["1"], "1")
     assert not (tmp_path / "o.zip").exists()
+
+
+def test_unpackable_systems_are_reported_by_the_stage(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    text = {"kind": "text", "num_layers": 1, "dim": 4}
+    with pytest.raises(SerError, match="holds text features, which ser-infer cannot compute from audio alone"):
+        pack_system(tmp_path / "o.zip", logreg_fold(tmp_path / "t", feats_meta=text), tmp_path, ["1"], "1")
+    system = logreg_fold(tmp_path / "sn", speaker_norm=True)
+    cmd = [sys.executable, "-m", "ser.bin.pack", "--folds-root", str(tmp_path), "--folds", "1", "--select", "1"]
+    cmd += ["--out", str(tmp_path / "o.zip"), str(system)]
+    env = {"PYTHONPATH": str(Path(__file__).resolve().parents[2]), "PATH": "/usr/bin:/bin"}
+    strict = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert strict.returncode == 1 and "speaker_norm" in strict.stderr
+    stage = subprocess.run(cmd + ["--if-packable"], capture_output=True, text=True, env=env)
+    assert stage.returncode == 0 and "not packed" in stage.stderr and not (tmp_path / "o.zip").exists()

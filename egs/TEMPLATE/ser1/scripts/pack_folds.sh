@@ -24,7 +24,12 @@ inputs=(); for d in ${groups:-$exp}; do for m in ${d//,/ }; do for k in $fold_id
 [ ! -f "$exp/RESULTS.md" ] || inputs+=("$exp/RESULTS.md")
 stamp=$(input_stamp "${inputs[@]}" --select "$select" --balance "$balance" --folds "$fold_ids")
 if [ -f "$out" ] && same_stamp "$out.done" "$stamp"; then echo "$0: $out is up to date"; exit 0; fi
-python -m ser.bin.pack --folds-root "data/folds/$scheme" --folds "$fold_ids" --select "$select" \
+rm -f "$out" "$out.done"
+python -m ser.bin.pack --if-packable --folds-root "data/folds/$scheme" --folds "$fold_ids" --select "$select" \
   --groups "$groups" --balance "$balance" ${name:+--name "$name"} --out "$out" "$exp"
-printf '%s\n' "$stamp" > "$out.done"
-echo "$0: wrote $out"
+if [ -f "$out" ]; then
+  printf '%s\n' "$stamp" > "$out.done"
+  echo "$0: wrote $out"
+else
+  echo "$0: $exp is not packed (the reason is above)"
+fi
