@@ -61,9 +61,23 @@ class FoldModel:
             out.append(np.concatenate(parts))
         return np.stack(out)
 
-    @torch.no_grad()
     def __call__(self, feats: dict, wavs: list[np.ndarray]) -> dict:
         """feats: {store name: list of (frames, dims)} -> {"post": (N, C)[, "vad", "gender"]}."""
+        if self.closed_form or not self.conf["data"].get("use_wav"):
+            return self.run(feats, wavs)
+        # A model reading the waveform runs its upstream on it: zero padding changes the output of
+        # several upstreams (ser.bin.dump_feats), so only clips of equal length share a batch.
+        from ser.bin.dump_feats import equal_length_groups
+
+        parts, order = [], []
+        for group in equal_length_groups(wavs):
+            parts.append(self.run({n: [v[i] for i in group] for n, v in feats.items()}, [wavs[i] for i in group]))
+            order += group
+        inverse = np.argsort(order)
+        return {k: np.concatenate([p[k] for p in parts])[inverse] for k in parts[0]}
+
+    @torch.no_grad()
+    def run(self, feats: dict, wavs: list[np.ndarray]) -> dict:
         from ser.models.pooled_logreg import softmax_posteriors
 
         names = list(self.conf["data"].get("feats", []))
