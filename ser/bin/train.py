@@ -31,7 +31,12 @@ def main():
         help="yaml holding only the keys that change (an ablation, a size); applied in order",
     )
     ap.add_argument("--set", action="append", default=[], help="override a config key, e.g. train.lr=1e-3 (last)")
-    ap.add_argument("--print-config", action="store_true", help="print the resulting config and exit")
+    ap.add_argument(
+        "--print-config",
+        "--print_config",
+        action="store_true",
+        help="print the config after defaults, overlays and --set, and exit",
+    )
     ap.add_argument("--train-dir")
     ap.add_argument("--valid-dir")
     ap.add_argument("--exp-dir")

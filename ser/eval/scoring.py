@@ -13,6 +13,7 @@ import numpy as np
 
 from ser.data.datadir import DataDir, read_kv
 from ser.eval.metrics import classification_scores, confusion, regression_scores
+from ser.eval.plots import write_plots
 from ser.eval.posteriors import CLASSES_FILE, read_classes
 from ser.eval.verification import verification_eer
 from ser.text.vocab import normalize_text
@@ -65,16 +66,24 @@ def score_fold(data_dir, pred_dir, classes=None, unknown_prefix="unk_", max_tria
         scores.update(classification_scores(y_true, y_pred, len(classes)))
         scores["confusion"] = confusion(y_true, y_pred, len(classes)).tolist()
         scores["classes"] = list(classes)
-    vad_pred = pred_dir / "utt2vad_pred"
-    if vad_pred.is_file() and data.has("utt2vad"):
-        pred = read_kv(vad_pred)
-        ref = data.utt2vad()
-        p = np.array([[float(x) for x in pred[u].split()] for u in data.utts])
-        t = np.stack([ref[u] for u in data.utts])
+    p, t = vad_arrays(data, pred_dir)
+    if p is not None:
         scores.update(regression_scores(p, t))
     scores.update(score_aux(data, pred_dir, unknown_prefix, max_trials))
     write_text_atomic(pred_dir / "scores.json", json.dumps(scores, indent=1))
+    title = f"{pred_dir.parent.parent.name} {pred_dir.parent.name}"
+    write_plots(pred_dir / "plots", title, scores.get("confusion"), scores.get("classes"), p, t)
     return scores
+
+
+def vad_arrays(data: DataDir, pred_dir: Path) -> tuple:
+    """(predicted, true) V/A/D of every utterance, or (None, None) without both files."""
+    vad_pred = pred_dir / "utt2vad_pred"
+    if not (vad_pred.is_file() and data.has("utt2vad")):
+        return None, None
+    pred = read_kv(vad_pred)
+    ref = data.utt2vad()
+    return np.array([[float(x) for x in pred[u].split()] for u in data.utts]), np.stack([ref[u] for u in data.utts])
 
 
 def summarize(fold_scores: dict) -> dict:
@@ -134,7 +143,26 @@ def score_system(exp_dir, folds_root, folds, classes=None, pred_subdir="infer_te
         s = score_fold(Path(folds_root) / f"fold{k}" / "test", pred_dir, classes, **aux_opts)
         log.info("%s: %s", pred_dir, " ".join(f"{m}={v:.4f}" for m, v in s.items() if isinstance(v, float)))
         scores[f"fold{k}"] = s
+    system_plots(exp_dir, folds_root, folds, scores, pred_subdir)
     return scores
+
+
+def system_plots(exp_dir, folds_root, folds, scores: dict, pred_subdir: str) -> None:
+    """<exp_dir>/plots: the confusion matrix summed over the scored folds, and V/A/D of them all."""
+    matrices = [np.asarray(s["confusion"]) for s in scores.values() if "confusion" in s]
+    classes = next((s["classes"] for s in scores.values() if "classes" in s), None)
+    pairs = [vad_arrays(DataDir.load(Path(folds_root) / f"fold{k}" / "test"), Path(exp_dir) / f"fold{k}" / pred_subdir)
+             for k in folds]  # fmt: skip
+    pairs = [pt for pt in pairs if pt[0] is not None]
+    title = f"{Path(exp_dir).name}, fold{'s' if len(folds) > 1 else ''} {' '.join(map(str, folds))}"
+    write_plots(
+        Path(exp_dir) / "plots",
+        title,
+        sum(matrices) if matrices and all(m.shape == matrices[0].shape for m in matrices) else None,
+        classes,
+        np.concatenate([p for p, _ in pairs]) if pairs else None,
+        np.concatenate([t for _, t in pairs]) if pairs else None,
+    )
 
 
 def write_results(out, systems: dict, title="Results", note="", command="") -> None:

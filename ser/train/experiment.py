@@ -29,6 +29,7 @@ from ser.features.store import FeatReader
 from ser.models import build_model, model_class
 from ser.train.checkpoint import read_weights
 from ser.train.config_record import check_resumable, clear_model, will_resume
+from ser.train.curves import write_curves
 from ser.train.distributed import is_main_process
 from ser.train.trainer import TrainConfig, Trainer, make_loader, run_predict, to_device
 from ser.utils import SerError, atomic_path, get_logger, progress, set_seed, write_text_atomic
@@ -169,6 +170,8 @@ def train(
     )
     trainer = Trainer(model, tconf, exp, info["num_classes"])
     trainer.fit(train_set, valid_set, resume=resume)
+    if is_main_process() and (exp / "history.json").is_file():  # curves.png (+ TensorBoard events, with the extra)
+        write_curves(exp)
     return trainer
 
 

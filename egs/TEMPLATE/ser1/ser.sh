@@ -6,7 +6,8 @@
 # conf/demo/run.conf, which demo mode sources in between). --help lists every option.
 # Stages: 0 data prep (local/data.sh) and folds [+ speed-perturbed training sets]; 1 feature stores;
 # 2 training, per system and fold; 3 test predictions [+ late fusions of systems]; 4 scoring ->
-# RESULTS.md per system and fusion, and one comparison table of all of them. Every stage skips what is already complete for its inputs.
+# RESULTS.md per system and fusion, and one comparison table of all of them; 5 one packed model per
+# system and fusion (<dir>/model.pack.zip, for ser-infer). Every stage skips what is already complete for its inputs.
 # shellcheck disable=SC2154  # train_cmd, cuda_cmd: from cmd.sh, which run.sh sources
 set -euo pipefail
 set -f  # no globbing: specs hold "?" and overrides hold brackets
@@ -60,6 +61,7 @@ num_nodes=1                   # nodes per training job (a Slurm $cuda_cmd: utils
 fusions=                      # stage 3 late fusions, space separated, each name=a,b+c: the named systems of a group
                               #   (comma separated) averaged, the groups (+ separated) weighing equally -> <exp>/<name>
 balance=false                 # fusions divide their posteriors by the fold's training class frequencies (the UA decision)
+pack_select=best              # stage 5 archives: best (the fold of highest test UA), all (every fold, an ensemble) or a fold
 exp_name=ser                  # experiments go to exp/<exp_name><tag> (exp/<scheme>/... for another scheme)
 tag=
 main_label=                   # the RESULTS.md row of a system without name= (empty: the experiment dir's name)
@@ -261,4 +263,16 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
       --title "$title: ablations" --note "$note Ablations: the first system + $tuning_dir/<name>.yaml." \
       --out "$expdir/ablations/RESULTS.md" "${rows[0]}" "${rows[@]:$n_main}"
   fi
+fi
+if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
+  while read -r dir label _ <&3; do
+    log "stage 5: packing $label ($pack_select fold) -> $dir/model.pack.zip"
+    scripts/pack_folds.sh --scheme "$scheme" --folds "$folds" --select "$pack_select" --name "$label" "$dir"
+  done 3< <(system_list)
+  while read -r dir label groups; do
+    [ -n "$dir" ] || continue
+    log "stage 5: packing fusion $label with its members ($pack_select fold) -> $dir/model.pack.zip"
+    scripts/pack_folds.sh --scheme "$scheme" --folds "$folds" --select "$pack_select" --groups "$groups" \
+      --balance "$balance" --name "$label" "$dir"
+  done < <(fusion_list)
 fi

@@ -202,6 +202,8 @@ def test_results_record_the_training_command_and_the_rescoring_one(recipe):
             "conf/recipe.yaml",
             "--stage",
             "4",
+            "--stop_stage",
+            "4",  # stage 5 would pack this test's fake models
             "--cmdline",
             "./run.sh --stage 4",
             "--",
