@@ -196,7 +196,7 @@ def timed_dump(dumper, wav_scp, batches, batching, out: Path, min_seconds: float
     dump, FeatReader of the result, forward passes, padding fraction of the samples the upstream saw)."""
     from common import Timer
 
-    from ser.bin.dump_feats import dump_upstream
+    from ser.features.dump import dump_upstream
     from ser.features.store import FeatReader, FeatWriter
 
     seen = []  # (real samples, padded samples) of each forward pass
@@ -222,7 +222,7 @@ def batch_modes(dumper, durs: dict, budgets: list[float]):
     equal-length batches, padded forced; plus auto's probe result and its wall seconds."""
     from common import Timer
 
-    from ser.bin.dump_feats import auto_batching, input_seconds, plan_batches
+    from ser.features.dump import auto_batching, input_seconds, plan_batches
 
     with Timer() as t:
         auto, probe = auto_batching(dumper)
@@ -239,7 +239,7 @@ def batch_rows(name: str, dumper, data, args, work: Path) -> list[dict]:
     """Every mode of one upstream, run --rounds times interleaved (so that load from other work
     spreads over all modes alike, and first-call costs of new tensor shapes stay in round 1); wall
     and CPU seconds are the medians over the rounds."""
-    from ser.bin.dump_feats import max_rel_diff, utt_seconds
+    from ser.features.dump import max_rel_diff, utt_seconds
 
     durs = utt_seconds(data, data.utts)
     audio_s = sum(durs.values())
@@ -290,9 +290,9 @@ def batch_section(args) -> None:
     """--kind upstream: one by one against length-sorted padded batches, in this process."""
     import torch
 
-    from ser.bin.dump_feats import UpstreamDumper
     from ser.data.audio import load_audio
     from ser.data.datadir import DataDir
+    from ser.features.dump import UpstreamDumper
 
     torch.set_num_threads(args.threads)
     work = OUT / "dump_batch"

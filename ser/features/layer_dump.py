@@ -8,14 +8,13 @@ from pathlib import Path
 import torch
 
 from ser.data.audio import load_audio
+from ser.features.dump import check_float16
 from ser.features.store import FeatWriter
 from ser.features.upstream import Upstream, select_layer
 from ser.train.experiment import FeatStores, load_trained
 from ser.utils import SerError, get_logger, progress
 
 log = get_logger("layer_dump")
-
-FLOAT16_MAX = 65504.0
 
 
 def trained_upstream(model_dir, device) -> Upstream:
@@ -124,6 +123,6 @@ def dump_utterances(wav_scp: dict, utts, stem, run, meta: dict, float16: bool, d
         for utt in progress(utts, desc=desc):
             wav = torch.from_numpy(load_audio(wav_scp[utt], utt=utt)).unsqueeze(0).to(device)
             frames = run(utt, wav, torch.tensor([wav.shape[1]], device=device)).float().cpu().numpy()
-            if float16 and frames.size and float(abs(frames).max()) > FLOAT16_MAX:
-                raise SerError(f"{stem}.ark: '{utt}' has values beyond float16's range; drop --float16")
+            if float16:
+                check_float16(stem, utt, frames)
             write(utt, frames)

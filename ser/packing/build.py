@@ -6,8 +6,8 @@ import json
 import time
 from pathlib import Path
 
-from ser.bin.fuse_posteriors import class_priors
 from ser.config import parse_yaml
+from ser.eval.fusion import class_priors
 from ser.packing.archive import write_archive
 from ser.packing.checkpoints import checkpoint_files, checkpoint_sha256, checkpoint_size
 from ser.train.experiment import closed_form

@@ -15,7 +15,7 @@ class FeatureComputer:
         self.recipe = recipe
         kind = recipe["kind"]
         if kind == "upstream":
-            from ser.bin.dump_feats import UpstreamDumper
+            from ser.features.dump import UpstreamDumper
 
             layers = ",".join(str(x) for x in recipe["layers"])
             self._dumper = UpstreamDumper(recipe["upstream"], checkpoint_path, layers, device)
@@ -35,7 +35,7 @@ class FeatureComputer:
         if self._dumper is None:
             feats = [self._one(w) for w in wavs]
         else:
-            from ser.bin.dump_feats import equal_length_groups
+            from ser.features.dump import equal_length_groups
 
             # Only clips of equal length share a batch: no padding, so a window's features do not
             # depend on its batch (ser.bin.dump_feats explains which upstreams padding changes).

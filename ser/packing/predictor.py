@@ -67,7 +67,7 @@ class FoldModel:
             return self.run(feats, wavs)
         # A model reading the waveform runs its upstream on it: zero padding changes the output of
         # several upstreams (ser.bin.dump_feats), so only clips of equal length share a batch.
-        from ser.bin.dump_feats import equal_length_groups
+        from ser.features.dump import equal_length_groups
 
         parts, order = [], []
         for group in equal_length_groups(wavs):

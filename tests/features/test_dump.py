@@ -1,6 +1,6 @@
-"""ser.bin.dump_feats --kind upstream: batched dumps equal one-by-one dumps, for every upstream kind
-available offline (s3prl `fbank` and `mel`, a tiny random HuBERT through `hf_hubert_custom`, a tiny
-random Whisper as `whisper_custom` and `whisper_custom_padded`).
+"""ser.features.dump (through ser.bin.dump_feats) --kind upstream: batched dumps equal one-by-one
+dumps, for every upstream kind available offline (s3prl `fbank` and `mel`, a tiny random HuBERT through
+`hf_hubert_custom`, a tiny random Whisper as `whisper_custom` and `whisper_custom_padded`).
 
 Zero padding itself changes the output of some upstreams. Forcing padded batches on this test's
 clips (0.38-1.56 s, batches of up to 2.5 s) measured these largest differences from one by one,
@@ -29,10 +29,11 @@ import pytest
 import soundfile as sf
 import torch
 
-from ser.bin import dump_feats
-from ser.bin.dump_feats import check_float16, equal_length_groups, main, max_rel_diff, plan_batches
+from ser.bin.dump_feats import main
 from ser.data.datadir import DataDir
+from ser.features import dump as dump_lib
 from ser.features import jobs
+from ser.features.dump import check_float16, equal_length_groups, max_rel_diff, plan_batches
 from ser.features.store import FeatReader
 from ser.utils import SerError
 
@@ -127,13 +128,13 @@ def test_batched_dump_equals_one_by_one(
     budget = "60" if name == "whisper_custom_padded" else BATCH_SECONDS
     alone = dump(data_dir, tmp_path / "alone", *opts, "--batch-seconds", "0")
     sizes = []  # utterances per forward pass: the probe's, then the dump's
-    forward = dump_feats.UpstreamDumper.__call__
+    forward = dump_lib.UpstreamDumper.__call__
 
     def counted(self, wavs):
         sizes.append(len(wavs))
         return forward(self, wavs)
 
-    monkeypatch.setattr(dump_feats.UpstreamDumper, "__call__", counted)
+    monkeypatch.setattr(dump_lib.UpstreamDumper, "__call__", counted)
     auto = dump(data_dir, tmp_path / "auto", *opts, "--batch-seconds", budget)
     monkeypatch.undo()
     # 2.5 s batches, longest first: [a2] [b1 b2] [c1 a1 c2]; equal-length runs b1 and b2 together only
@@ -169,7 +170,7 @@ def test_float16_upstream_dump(tmp_path, data_dir, tiny_hubert):
     f16 = dump(data_dir, tmp_path / "f16", *opts, "--float16")
     meta = json.loads((tmp_path / "f16" / "feats.meta.json").read_text())
     assert meta["float16"] is True and meta["device"] == "cpu" and f32.meta["float16"] is False
-    assert meta["batch_seconds"] == dump_feats.DEFAULT_BATCH_SECONDS["cpu"]
+    assert meta["batch_seconds"] == dump_lib.DEFAULT_BATCH_SECONDS["cpu"]
     raw = kaldiio.load_scp(str(tmp_path / "f16" / "feats.scp"))
     assert all(raw[u].dtype == np.float16 for u in LENGTHS)
     assert worst_diff(f32, f16) < 2e-3  # float16 keeps 11 significant bits
@@ -228,7 +229,7 @@ def test_plan_batches_budget_order_and_size():
     durs = {"a": 1.0, "b": 3.0, "c": 2.0, "d": 2.0, "e": 9.0, "f": 0.5}
     assert plan_batches(durs, 6.0) == [["e"], ["b", "c"], ["d", "a", "f"]]
     assert plan_batches(durs, 100.0, max_utts=4) == [["e", "b", "c", "d"], ["a", "f"]]
-    padded_whisper = dump_feats.input_seconds("whisper_base_padded")
+    padded_whisper = dump_lib.input_seconds("whisper_base_padded")
     assert padded_whisper(3.0) == 30.0 and padded_whisper(31.0) == 60.0
     assert plan_batches(durs, 60.0, cost=padded_whisper) == [["e", "b"], ["c", "d"], ["a", "f"]]
     assert plan_batches({}, 60.0) == []
