@@ -43,7 +43,8 @@ class TrainConfig:
     patience: int = 10
     select_metric: str = "ua"  # a validation score (ua, wa, macro_f1, loss) or "last" (the final epoch)
     seed: int = 0
-    max_frames_per_batch: int = 0
+    max_frames_per_batch: int = 0  # also caps validation and inference batches (same memory budget)
+    min_batch_size: int = 1  # training batches below it are merged into a neighbour (BatchNorm, CCC)
     num_threads: int = 0
     device: str = "auto"
 
@@ -70,9 +71,14 @@ def to_device(batch: dict, device) -> dict:
     return {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
 
 
-def make_loader(dataset, batch_size, shuffle, seed=0, max_frames=0):
+def make_loader(dataset, batch_size, shuffle, seed=0, max_frames=0, min_batch_size=1):
     sampler = BucketBatchSampler(
-        dataset.lengths(), batch_size, shuffle=shuffle, seed=seed, max_frames=max_frames or None
+        dataset.lengths(),
+        batch_size,
+        shuffle=shuffle,
+        seed=seed,
+        max_frames=max_frames or None,
+        min_batch_size=min_batch_size,
     )
     return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=0)
 
@@ -177,8 +183,10 @@ class Trainer:
         set_seed(conf.seed)
         model = self.model.to(self.device)
         optim = make_optimizer(model.parameters(), conf)
-        train_loader = make_loader(train_set, conf.batch_size, True, conf.seed, conf.max_frames_per_batch)
-        valid_loader = make_loader(valid_set, conf.batch_size, False)
+        train_loader = make_loader(
+            train_set, conf.batch_size, True, conf.seed, conf.max_frames_per_batch, conf.min_batch_size
+        )
+        valid_loader = make_loader(valid_set, conf.batch_size, False, max_frames=conf.max_frames_per_batch)
         steps_per_epoch = math.ceil(len(train_loader) / conf.accum_grad)
         sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_factor(conf, steps_per_epoch * conf.max_epochs))
         state = {"epoch": 0, "best": None, "best_epoch": 0, "bad_epochs": 0, "history": [], "done": False}
@@ -270,6 +278,7 @@ class Trainer:
         model.train()
         sums, n = {}, 0
         optim.zero_grad()
+        num_batches = len(loader)  # once: the sampler's epoch batches are cached, not rebuilt per step
         bar = progress(loader, desc=f"epoch {epoch}", leave=False)
         for i, batch in enumerate(bar, 1):
             batch = to_device(batch, self.device)
@@ -278,7 +287,7 @@ class Trainer:
             if not torch.isfinite(loss):
                 raise SerError(f"non-finite loss at epoch {epoch}, batch {i}; lower the lr or check the data")
             (loss / conf.accum_grad).backward()
-            if i % conf.accum_grad == 0 or i == len(loader):
+            if i % conf.accum_grad == 0 or i == num_batches:
                 if conf.grad_clip > 0:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), conf.grad_clip)
                 optim.step()
