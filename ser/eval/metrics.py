@@ -51,3 +51,12 @@ def regression_scores(pred, target) -> dict:
     out = {f"ccc_{n}": ccc(pred[:, i], target[:, i]) for i, n in enumerate(VAD_NAMES[: pred.shape[1]])}
     out["ccc_mean"] = float(np.mean(list(out.values())))
     return out
+
+
+def add_combined(scores: dict) -> dict:
+    """Adds `ua_ccc`, the mean of UA and mean CCC, when a joint model has both: selecting a joint
+    model on UA alone reports the CCC of its UA-best epoch, tilting a comparison with a
+    regression-only model selected on CCC."""
+    if "ua" in scores and "ccc_mean" in scores:
+        scores["ua_ccc"] = 0.5 * (scores["ua"] + scores["ccc_mean"])
+    return scores

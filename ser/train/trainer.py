@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader
 
 from ser.data.dataset import collate
 from ser.data.sampler import BucketBatchSampler
-from ser.eval.metrics import classification_scores, regression_scores
+from ser.eval.metrics import add_combined, classification_scores, regression_scores
 from ser.utils import SerError, atomic_path, get_logger, pick_device, progress, set_seed
 
 log = get_logger("trainer")
@@ -41,7 +41,7 @@ class TrainConfig:
     lr_decay: str = "none"  # none, or cosine: from lr (after warm-up) down to 0 at max_epochs
     grad_clip: float = 5.0
     patience: int = 10
-    select_metric: str = "ua"  # a validation score (ua, wa, macro_f1, loss) or "last" (the final epoch)
+    select_metric: str = "ua"  # a validation score (ua, wa, macro_f1, ccc_mean, ua_ccc, loss) or "last"
     seed: int = 0
     max_frames_per_batch: int = 0  # also caps validation and inference batches (same memory budget)
     min_batch_size: int = 1  # training batches below it are merged into a neighbour (BatchNorm, CCC)
@@ -142,7 +142,7 @@ def score_predictions(pred: dict, num_classes: int) -> dict:
         scores.update(regression_scores(pred["vad"], pred["target_vad"]))
     if "loss" in pred:
         scores["loss"] = pred["loss"]
-    return scores
+    return add_combined(scores)
 
 
 class Trainer:
