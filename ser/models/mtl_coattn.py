@@ -195,6 +195,10 @@ class MTLCoAttn(nn.Module):
 
     # ---- logging of the class-imbalance handling and the fusion gates -------------------------------
 
+    def pretrained_parameters(self):
+        """The SSL upstream's parameters (train.head_lr gives every other part its own lr)."""
+        return self.upstream.parameters()
+
     def _log_class_balance(self, counts):
         if counts:
             log.info("class counts (train): %s", ", ".join(f"{c} {n}" for c, n in zip(self.classes, counts)))

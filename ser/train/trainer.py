@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader
 from ser.data.dataset import collate
 from ser.data.sampler import BucketBatchSampler
 from ser.eval.metrics import add_combined, classification_scores, regression_scores
+from ser.train.param_groups import param_groups
 from ser.utils import SerError, atomic_path, get_logger, pick_device, progress, set_seed
 
 log = get_logger("trainer")
@@ -36,6 +37,7 @@ class TrainConfig:
     accum_grad: int = 1
     optimizer: str = "adam"
     lr: float = 1e-4
+    head_lr: float = 0.0  # > 0: lr of the newly initialised parts, `lr` then only for the pretrained part
     weight_decay: float = 0.0
     warmup_steps: int = 0
     lr_decay: str = "none"  # none, or cosine: from lr (after warm-up) down to 0 at max_epochs
@@ -84,7 +86,10 @@ def make_loader(dataset, batch_size, shuffle, seed=0, max_frames=0, min_batch_si
 
 
 def make_optimizer(params, conf: TrainConfig):
-    params = [p for p in params if p.requires_grad]
+    """`params`: parameters, or groups of them as dicts (ser.train.param_groups)."""
+    params = list(params)
+    if params and not isinstance(params[0], dict):
+        params = [p for p in params if p.requires_grad]
     if conf.optimizer == "adam":
         return torch.optim.Adam(params, lr=conf.lr, weight_decay=conf.weight_decay)
     if conf.optimizer == "adamw":
@@ -182,7 +187,7 @@ class Trainer:
         self.exp_dir.mkdir(parents=True, exist_ok=True)
         set_seed(conf.seed)
         model = self.model.to(self.device)
-        optim = make_optimizer(model.parameters(), conf)
+        optim = make_optimizer(param_groups(model, conf.lr, conf.head_lr), conf)
         train_loader = make_loader(
             train_set, conf.batch_size, True, conf.seed, conf.max_frames_per_batch, conf.min_batch_size
         )
