@@ -13,7 +13,7 @@ multi-task models gender accuracy, speaker EER, CER; ser.eval.scoring), each fol
 import argparse
 from pathlib import Path
 
-from ser.eval.scoring import score_system, write_results
+from ser.eval.scoring import score_pooled, score_system, write_results
 from ser.utils import SerError, get_logger, run_main
 
 log = get_logger("score")
@@ -37,10 +37,11 @@ def main():
     if not folds:
         raise SerError("--folds is empty")
     classes = args.classes.split(",") if args.classes else None
-    systems = {}
+    systems, pooled = {}, {}
     for item in args.systems:
         name, _, path = item.rpartition("=")
-        systems[name or Path(path).name] = score_system(
+        name = name or Path(path).name
+        systems[name] = score_system(
             path,
             args.folds_root,
             folds,
@@ -49,7 +50,8 @@ def main():
             unknown_prefix=args.unknown_prefix,
             max_trials=args.max_trials,
         )
-    write_results(args.out, systems, args.title, args.note, args.command)
+        pooled[name] = score_pooled(path, args.folds_root, folds, classes, args.pred_subdir)
+    write_results(args.out, systems, args.title, args.note, args.command, pooled)
     log.info("wrote %s", args.out)
 
 

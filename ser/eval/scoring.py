@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ser.data.datadir import DataDir, read_kv
-from ser.eval.metrics import classification_scores, confusion, regression_scores
+from ser.eval.metrics import absent_classes, classification_scores, confusion, regression_scores
 from ser.eval.posteriors import CLASSES_FILE, read_classes
 from ser.eval.verification import verification_eer
 from ser.text.vocab import normalize_text
@@ -33,12 +33,8 @@ NAMES = {
 }
 
 
-def score_fold(data_dir, pred_dir, classes=None, unknown_prefix="unk_", max_trials=100000) -> dict:
-    """Scores every prediction file of pred_dir that has a reference in data_dir; writes
-    pred_dir/scores.json. `classes` orders the confusion matrix; by default the predictions'
-    classes.txt (posteriors), which must otherwise name the same classes."""
-    data, pred_dir = DataDir.load(data_dir), Path(pred_dir)
-    scores = {"num_utts": len(data)}
+def _emotion_arrays(data: DataDir, pred_dir: Path, classes):
+    """(classes, y_true, y_pred) of a fold's emotion predictions, or None when it has none."""
     emo_pred = pred_dir / "utt2emo_pred"
     if (pred_dir / CLASSES_FILE).is_file():
         own = read_classes(pred_dir)
@@ -47,33 +43,84 @@ def score_fold(data_dir, pred_dir, classes=None, unknown_prefix="unk_", max_tria
                 f"{pred_dir / CLASSES_FILE}: classes {','.join(own)} differ from the scored ones {','.join(classes)}"
             )
         classes = classes or own
-    if emo_pred.is_file() and data.has("utt2emo"):
-        if classes is None:
-            raise SerError(f"{pred_dir}: no {CLASSES_FILE} beside utt2emo_pred; give the classes to score")
-        pred = read_kv(emo_pred)
-        ref = data.get("utt2emo")
-        if set(pred) != set(ref):
-            raise SerError(f"{emo_pred}: utterances differ from {data.path}/utt2emo")
-        idx = {c: i for i, c in enumerate(classes)}
-        unknown = sorted({e for e in list(ref.values()) + list(pred.values()) if e not in idx})
-        if unknown:
-            raise SerError(
-                f"{emo_pred} / {data.path}/utt2emo: labels {unknown} are not among the classes {list(classes)}"
-            )
-        y_true = [idx[ref[u]] for u in data.utts]
-        y_pred = [idx[pred[u]] for u in data.utts]
-        scores.update(classification_scores(y_true, y_pred, len(classes)))
-        scores["confusion"] = confusion(y_true, y_pred, len(classes)).tolist()
-        scores["classes"] = list(classes)
+    if not (emo_pred.is_file() and data.has("utt2emo")):
+        return None
+    if classes is None:
+        raise SerError(f"{pred_dir}: no {CLASSES_FILE} beside utt2emo_pred; give the classes to score")
+    pred = read_kv(emo_pred)
+    ref = data.get("utt2emo")
+    if set(pred) != set(ref):
+        raise SerError(f"{emo_pred}: utterances differ from {data.path}/utt2emo")
+    idx = {c: i for i, c in enumerate(classes)}
+    unknown = sorted({e for e in list(ref.values()) + list(pred.values()) if e not in idx})
+    if unknown:
+        raise SerError(f"{emo_pred} / {data.path}/utt2emo: labels {unknown} are not among the classes {list(classes)}")
+    return list(classes), [idx[ref[u]] for u in data.utts], [idx[pred[u]] for u in data.utts]
+
+
+def _vad_arrays(data: DataDir, pred_dir: Path):
+    """(pred, target) V/A/D arrays of a fold, or None when it has none."""
     vad_pred = pred_dir / "utt2vad_pred"
-    if vad_pred.is_file() and data.has("utt2vad"):
-        pred = read_kv(vad_pred)
-        ref = data.utt2vad()
-        p = np.array([[float(x) for x in pred[u].split()] for u in data.utts])
-        t = np.stack([ref[u] for u in data.utts])
-        scores.update(regression_scores(p, t))
+    if not (vad_pred.is_file() and data.has("utt2vad")):
+        return None
+    pred = read_kv(vad_pred)
+    ref = data.utt2vad()
+    p = np.array([[float(x) for x in pred[u].split()] for u in data.utts])
+    t = np.stack([ref[u] for u in data.utts])
+    return p, t
+
+
+def _emotion_scores(classes, y_true, y_pred, where) -> dict:
+    scores = classification_scores(y_true, y_pred, len(classes))
+    scores["confusion"] = confusion(y_true, y_pred, len(classes)).tolist()
+    scores["classes"] = list(classes)
+    absent = [classes[i] for i in absent_classes(y_true, len(classes))]
+    if absent:
+        scores["absent_classes"] = absent
+        log.warning("%s: no reference utterance of %s; UA and macro-F1 count them as 0", where, absent)
+    return scores
+
+
+def score_fold(data_dir, pred_dir, classes=None, unknown_prefix="unk_", max_trials=100000) -> dict:
+    """Scores every prediction file of pred_dir that has a reference in data_dir; writes
+    pred_dir/scores.json. `classes` orders the confusion matrix; by default the predictions'
+    classes.txt (posteriors), which must otherwise name the same classes."""
+    data, pred_dir = DataDir.load(data_dir), Path(pred_dir)
+    scores = {"num_utts": len(data)}
+    emo = _emotion_arrays(data, pred_dir, classes)
+    if emo is not None:
+        scores.update(_emotion_scores(*emo, pred_dir))
+    vad = _vad_arrays(data, pred_dir)
+    if vad is not None:
+        scores.update(regression_scores(*vad))
     scores.update(score_aux(data, pred_dir, unknown_prefix, max_trials))
     write_text_atomic(pred_dir / "scores.json", json.dumps(scores, indent=1))
+    return scores
+
+
+def score_pooled(exp_dir, folds_root, folds, classes=None, pred_subdir="infer_test") -> dict:
+    """Emotion and V/A/D scores of all the folds' test predictions together (one confusion, one
+    CCC over every utterance): beside the mean over folds, it is not swayed by a small fold."""
+    emo, vad, num = [], [], 0
+    for k in folds:
+        data = DataDir.load(Path(folds_root) / f"fold{k}" / "test")
+        pred_dir = Path(exp_dir) / f"fold{k}" / pred_subdir
+        num += len(data)
+        e = _emotion_arrays(data, pred_dir, classes)
+        if e is not None:
+            if emo and e[0] != emo[0][0]:
+                raise SerError(f"{pred_dir}: classes {e[0]} differ from another fold's {emo[0][0]}")
+            emo.append(e)
+        v = _vad_arrays(data, pred_dir)
+        if v is not None:
+            vad.append(v)
+    scores = {"num_utts": num}
+    if emo:
+        y_true = [y for e in emo for y in e[1]]
+        y_pred = [y for e in emo for y in e[2]]
+        scores.update(_emotion_scores(emo[0][0], y_true, y_pred, f"{exp_dir} (pooled)"))
+    if vad and len(vad) == len(folds):
+        scores.update(regression_scores(np.concatenate([p for p, _ in vad]), np.concatenate([t for _, t in vad])))
     return scores
 
 
@@ -87,8 +134,9 @@ def summarize(fold_scores: dict) -> dict:
     return out
 
 
-def results_table(systems: dict, percent=("ua", "wa", "macro_f1")) -> str:
-    """systems: {name: {fold: scores}} -> a markdown table with per-fold values and mean ± std."""
+def results_table(systems: dict, percent=("ua", "wa", "macro_f1"), pooled: dict | None = None) -> str:
+    """systems: {name: {fold: scores}} -> a markdown table with per-fold values, mean ± std, and
+    the pooled scores of `pooled` ({name: scores}) when given."""
     metrics = [m for m in ORDER if any(m in s for f in systems.values() for s in f.values())]
     lines = []
     for name, folds in systems.items():
@@ -107,15 +155,19 @@ def results_table(systems: dict, percent=("ua", "wa", "macro_f1")) -> str:
             + " | ".join(f"**{fmt(m, summ[m][0])}** ± {fmt(m, summ[m][1])}" if m in summ else "-" for m in metrics)
             + " |"
         )
+        if pooled and name in pooled:
+            p = pooled[name]
+            lines.append("| pooled | " + " | ".join(fmt(m, p[m]) if m in p else "-" for m in metrics) + " |")
     return "\n".join(lines) + "\n"
 
 
-def summary_table(systems: dict, percent=("ua", "wa", "macro_f1")) -> str:
-    """One row per system with the fold means: the comparison table of an ablation."""
+def summary_table(systems: dict, percent=("ua", "wa", "macro_f1"), pooled: dict | None = None) -> str:
+    """One row per system with the fold means (or, given `pooled`, {name: scores}, the pooled
+    scores): the comparison table of an ablation."""
     metrics = [m for m in ORDER if any(m in s for f in systems.values() for s in f.values())]
     lines = ["| system | folds | " + " | ".join(NAMES[m] for m in metrics) + " |", "|---" * (len(metrics) + 2) + "|"]
     for name, folds in systems.items():
-        summ = summarize(folds)
+        summ = {m: (v, 0.0) for m, v in pooled[name].items()} if pooled else summarize(folds)
         cells = [
             (f"{100 * summ[m][0]:.2f}" if m in percent else f"{summ[m][0]:.4f}") if m in summ else "-" for m in metrics
         ]
@@ -137,15 +189,27 @@ def score_system(exp_dir, folds_root, folds, classes=None, pred_subdir="infer_te
     return scores
 
 
-def write_results(out, systems: dict, title="Results", note="", command="") -> None:
-    """RESULTS.md: the command that made it, a row per system (fold means), then every fold; with
-    auxiliary-task scores, their table and each system's confusion matrix summed over folds."""
+def write_results(out, systems: dict, title="Results", note="", command="", pooled: dict | None = None) -> None:
+    """RESULTS.md: the command that made it, a row per system (fold means; and with `pooled`,
+    {name: scores}, the pooled scores), then every fold; with auxiliary-task scores, their table
+    and each system's confusion matrix summed over folds."""
     text = [f"# {title}\n"]
     if note:
         text.append(note + "\n")
     if command:
         text.append(f"Produced by:\n\n```\n{command}\n```\n")
-    text += ["## Summary (mean over folds)\n", summary_table(systems), "\n## Per fold\n", results_table(systems)]
+    text += ["## Summary (mean over folds)\n", summary_table(systems)]
+    if pooled:
+        text += [
+            "\n## Summary (pooled: all folds' test predictions scored together)\n",
+            summary_table(systems, pooled=pooled),
+        ]
+    text += [
+        "\nUA and macro-F1 average over the configured classes; a class absent from a fold's test set "
+        "counts 0 in both (none is absent from the pooled set).\n",
+        "\n## Per fold\n",
+        results_table(systems, pooled=pooled),
+    ]
     if any(m in s for f in systems.values() for s in f.values() for m in AUX_METRICS):
         text[-1] = text[-1].rstrip("\n") + "\n"
         text.append(
