@@ -58,8 +58,14 @@ def classification_scores(y_true, y_pred, num_classes: int) -> dict:
 
 
 def regression_scores(pred, target) -> dict:
-    pred, target = np.asarray(pred), np.asarray(target)
-    out = {f"ccc_{n}": ccc(pred[:, i], target[:, i]) for i, n in enumerate(VAD_NAMES[: pred.shape[1]])}
+    """CCC per dimension and their mean; a dimension the model does not predict (all NaN, e.g.
+    bridge_tokens with `vad_dims: [v, a]`) is left out of both."""
+    pred, target = np.asarray(pred, dtype=np.float64), np.asarray(target)
+    out = {
+        f"ccc_{n}": ccc(pred[:, i], target[:, i])
+        for i, n in enumerate(VAD_NAMES[: pred.shape[1]])
+        if not np.isnan(pred[:, i]).all()
+    }
     out["ccc_mean"] = float(np.mean(list(out.values())))
     return out
 
