@@ -215,7 +215,8 @@ def write_results(out, systems: dict, title="Results", note="", command="", pool
         text.append(
             "## Auxiliary tasks (mean over folds, %)\n\n"
             "Gender accuracy over utterances of known gender; speaker EER of cosine-scored embeddings on "
-            "pairs of test utterances of known speakers (`trials` in each fold's prediction dir); "
+            "pairs of test utterances of known speakers, non-target pairs of one gender only where genders are "
+            "known (`trials` in each fold's prediction dir; a fold without two speakers of one gender has no EER); "
             "CER of greedy CTC decoding against the normalised transcripts.\n\n"
             + aux_table(systems)
             + "\n## Confusion matrices (test utterances, summed over folds)\n"
@@ -258,13 +259,18 @@ def score_aux(data: DataDir, pred_dir: Path, unknown_prefix: str, max_trials: in
     if emb_file.is_file():
         with np.load(emb_file) as z:
             emb = dict(zip(z["utts"].tolist(), z["embed"]))
-        ver = verification_eer(emb, data.utt2spk, unknown_prefix, max_trials, trials_out=pred_dir / "trials")
+        genders = data.get("utt2gender") if data.has("utt2gender") else None
+        ver = verification_eer(
+            emb, data.utt2spk, unknown_prefix, max_trials, trials_out=pred_dir / "trials", utt2gender=genders
+        )
+        ver["spk_trials"] = "same-gender non-targets" if genders is not None else "all non-targets"
         if ver["spk_eer"] is None:
             log.warning(
-                "%s: speaker EER not computed: the test set has %d target and %d non-target trials",
+                "%s: speaker EER not computed: the test set has %d target and %d non-target trials (%s)",
                 pred_dir,
                 ver["num_target_trials"],
                 ver["num_nontarget_trials"],
+                ver["spk_trials"],
             )
         scores.update({k: v for k, v in ver.items() if v is not None})
     return scores
