@@ -53,5 +53,6 @@ def test_errors_name_the_missing_fold_and_mixed_metrics(tmp_path, repo_root):
     hist.write_text(saved)
     cfg = tmp_path / "lam0.3/fold1/config.yaml"
     cfg.write_text(yaml.safe_dump({"train": {"select_metric": "ua"}}))
+    (tmp_path / "lam0.3/fold1/history.json").write_text(json.dumps([{"epoch": 1, "valid": {"ua": 0.5}}]))
     proc = run(repo_root, tmp_path)
     assert proc.returncode == 1 and "different metrics" in proc.stderr
