@@ -27,6 +27,12 @@ def main():
     ap.add_argument("--out", required=True, help="the RESULTS.md written")
     ap.add_argument("--classes", help="comma-separated; default: the predictions' classes.txt")
     ap.add_argument("--pred-subdir", default="infer_test")
+    ap.add_argument(
+        "--extra-set",
+        action="append",
+        default=[],
+        help="another fold subset (e.g. valid) also scored, from fold<k>/infer_<set>, as a section of --out",
+    )
     ap.add_argument("--title", default="Results")
     ap.add_argument("--note", default="")
     ap.add_argument("--command", default="", help="the command that produced the systems (recorded)")
@@ -37,21 +43,19 @@ def main():
     if not folds:
         raise SerError("--folds is empty")
     classes = args.classes.split(",") if args.classes else None
+    aux = {"unknown_prefix": args.unknown_prefix, "max_trials": args.max_trials}
     systems, pooled = {}, {}
+    extra = {name: ({}, {}) for name in args.extra_set}
     for item in args.systems:
         name, _, path = item.rpartition("=")
         name = name or Path(path).name
-        systems[name] = score_system(
-            path,
-            args.folds_root,
-            folds,
-            classes,
-            args.pred_subdir,
-            unknown_prefix=args.unknown_prefix,
-            max_trials=args.max_trials,
-        )
+        systems[name] = score_system(path, args.folds_root, folds, classes, args.pred_subdir, **aux)
         pooled[name] = score_pooled(path, args.folds_root, folds, classes, args.pred_subdir)
-    write_results(args.out, systems, args.title, args.note, args.command, pooled)
+        for subset, (set_systems, set_pooled) in extra.items():
+            sub = f"infer_{subset}"
+            set_systems[name] = score_system(path, args.folds_root, folds, classes, sub, subset, **aux)
+            set_pooled[name] = score_pooled(path, args.folds_root, folds, classes, sub, subset)
+    write_results(args.out, systems, args.title, args.note, args.command, pooled, extra)
     log.info("wrote %s", args.out)
 
 

@@ -98,12 +98,12 @@ def score_fold(data_dir, pred_dir, classes=None, unknown_prefix="unk_", max_tria
     return scores
 
 
-def score_pooled(exp_dir, folds_root, folds, classes=None, pred_subdir="infer_test") -> dict:
+def score_pooled(exp_dir, folds_root, folds, classes=None, pred_subdir="infer_test", data_subdir="test") -> dict:
     """Emotion and V/A/D scores of all the folds' test predictions together (one confusion, one
     CCC over every utterance): beside the mean over folds, it is not swayed by a small fold."""
     emo, vad, num = [], [], 0
     for k in folds:
-        data = DataDir.load(Path(folds_root) / f"fold{k}" / "test")
+        data = DataDir.load(Path(folds_root) / f"fold{k}" / data_subdir)
         pred_dir = Path(exp_dir) / f"fold{k}" / pred_subdir
         num += len(data)
         e = _emotion_arrays(data, pred_dir, classes)
@@ -175,24 +175,29 @@ def summary_table(systems: dict, percent=("ua", "wa", "macro_f1"), pooled: dict 
     return "\n".join(lines) + "\n"
 
 
-def score_system(exp_dir, folds_root, folds, classes=None, pred_subdir="infer_test", **aux_opts) -> dict:
-    """{fold<k>: scores} of exactly the asked folds, each scored against the fold's test set now:
-    predictions of other folds left in the same exp dir stay out of the table."""
+def score_system(
+    exp_dir, folds_root, folds, classes=None, pred_subdir="infer_test", data_subdir="test", **aux_opts
+) -> dict:
+    """{fold<k>: scores} of exactly the asked folds, each scored against the fold's `data_subdir`
+    set (test) now: predictions of other folds left in the same exp dir stay out of the table."""
     scores = {}
     for k in folds:
         pred_dir = Path(exp_dir) / f"fold{k}" / pred_subdir
         if not pred_dir.is_dir():
             raise SerError(f"no predictions in {pred_dir}: run the stage that trains and predicts this system")
-        s = score_fold(Path(folds_root) / f"fold{k}" / "test", pred_dir, classes, **aux_opts)
+        s = score_fold(Path(folds_root) / f"fold{k}" / data_subdir, pred_dir, classes, **aux_opts)
         log.info("%s: %s", pred_dir, " ".join(f"{m}={v:.4f}" for m, v in s.items() if isinstance(v, float)))
         scores[f"fold{k}"] = s
     return scores
 
 
-def write_results(out, systems: dict, title="Results", note="", command="", pooled: dict | None = None) -> None:
+def write_results(
+    out, systems: dict, title="Results", note="", command="", pooled: dict | None = None, extra_sets=None
+) -> None:
     """RESULTS.md: the command that made it, a row per system (fold means; and with `pooled`,
     {name: scores}, the pooled scores), then every fold; with auxiliary-task scores, their table
-    and each system's confusion matrix summed over folds."""
+    and each system's confusion matrix summed over folds. `extra_sets`, {set: (systems, pooled)}:
+    other fold subsets scored (e.g. MSP-Podcast's Development beside its test set), one section each."""
     text = [f"# {title}\n"]
     if note:
         text.append(note + "\n")
@@ -210,6 +215,13 @@ def write_results(out, systems: dict, title="Results", note="", command="", pool
         "\n## Per fold\n",
         results_table(systems, pooled=pooled),
     ]
+    for name, (set_systems, set_pooled) in (extra_sets or {}).items():
+        text += [
+            f"\n## The {name} set (mean over folds)\n",
+            summary_table(set_systems),
+            f"\n## The {name} set (pooled)\n",
+            summary_table(set_systems, pooled=set_pooled),
+        ]
     if any(m in s for f in systems.values() for s in f.values() for m in AUX_METRICS):
         text[-1] = text[-1].rstrip("\n") + "\n"
         text.append(

@@ -70,3 +70,24 @@ def test_pooled_row_and_configured_class_set(tmp_path, repo_root):
     # fold1 lacks "ang": UA counts it as 0, like macro-F1 (before: UA averaged the 2 present classes, 75.00).
     fold1 = next(line for line in text.splitlines() if line.startswith("| fold1 |")).split("|")[2:-1]
     assert float(fold1[0]) == pytest.approx(100 * (1 / 2 + 1) / 3, abs=0.006)
+
+
+def test_extra_set_is_scored_beside_the_test_set(tmp_path, repo_root):
+    import shutil
+
+    make_system(tmp_path)
+    for k in FOLDS:  # a "valid" set: fold k's test set again, predicted with the classes rotated
+        shutil.copytree(tmp_path / f"folds/fold{k}/test", tmp_path / f"folds/fold{k}/valid")
+        pred = tmp_path / f"exp/fold{k}/infer_valid"
+        ref, _ = FOLDS[k]
+        utts = [f"f{k}_{i}" for i in range(len(ref))]
+        write_posteriors(pred, utts, np.array([[1.0 if c == r else 0.0 for c in CLASSES] for r in ref]), CLASSES)
+    out = tmp_path / "RESULTS.md"
+    cmd = [sys.executable, "-m", "ser.bin.score", "--folds-root", str(tmp_path / "folds"), "--folds", "1 2"]
+    cmd += ["--out", str(out), "--extra-set", "valid", f"sys={tmp_path / 'exp'}"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=repo_root)
+    assert proc.returncode == 0, proc.stderr
+    text = out.read_text()
+    section = text[text.index("## The valid set (pooled)") :]
+    assert "| sys | 2 | 100.00 | 100.00 | 100.00 |" in section  # perfect on valid, the test rows unchanged
+    assert (tmp_path / "exp/fold1/infer_valid/scores.json").is_file()

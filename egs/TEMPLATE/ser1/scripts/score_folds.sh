@@ -5,7 +5,8 @@
 #   scripts/score_folds.sh --scheme session [--folds "1 3"] [--classes neu,hap,ang,sad] [--title ...]
 #       [--note ...] [--command ...] [--out <exp-dir>/RESULTS.md] <exp-dir> | <name>=<exp-dir> ...
 # --classes orders the confusion matrices (default: the predictions' classes.txt); --out defaults
-# to the RESULTS.md of the first system.
+# to the RESULTS.md of the first system. --extra_sets "valid": fold subsets also scored (their
+# predictions in fold<k>/infer_<set>), each as a section of the same RESULTS.md beside the test set.
 set -euo pipefail
 scheme=session
 folds=
@@ -14,10 +15,12 @@ title=Results
 note=
 command=
 out=
+extra_sets=
 . utils/parse_options.sh
 if [ $# -lt 1 ]; then echo "usage: $0 [options] <exp-dir> | <name>=<exp-dir> ..." >&2; exit 1; fi
 . scripts/folds.sh
 out=${out:-${1#*=}/RESULTS.md}
+extra=(); for s in $extra_sets; do extra+=(--extra-set "$s"); done
 python -m ser.bin.score --folds-root "data/folds/$scheme" --folds "$fold_ids" ${classes:+--classes "$classes"} \
-  --title "$title" --note "$note" --command "$command" --out "$out" "$@"
+  --title "$title" --note "$note" --command "$command" --out "$out" ${extra[@]+"${extra[@]}"} "$@"
 echo "$0: wrote $out"
