@@ -55,6 +55,7 @@ train_on_valid=false          # train on train + valid (corpora without a valida
 parallel=1                    # folds trained at once (one job each)
 fusions=                      # stage 3 late fusions, space separated, each name=a,b+c: the named systems of a group
                               #   (comma separated) averaged, the groups (+ separated) weighing equally -> <exp>/<name>
+eval_sets=                    # fold subsets predicted and scored beside test, e.g. "valid" (MSP-Podcast's Development)
 valid_select=                 # stage 3 selections on validation, space separated, each name=a,b,c: per fold, the system of
                               #   a,b,c whose model is best on the fold's validation set (its train.select_metric) -> <exp>/<name>
 balance=false                 # fusions divide their posteriors by the fold's training class frequencies (the UA decision)
@@ -220,7 +221,7 @@ if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
   while read -r dir label _ <&3; do
     log "stage 3: test predictions of $label -> $dir/fold*/infer_test"
     scripts/infer_folds.sh --scheme "$scheme" --folds "$folds" --feats "$store_opts" --feats_hint "stage 1" \
-      --cmd "$cuda_cmd" "$dir"
+      --cmd "$cuda_cmd" --sets "test $eval_sets" "$dir"
   done 3< <(system_list)
   while read -r dir label groups; do
     [ -n "$dir" ] || continue
@@ -249,7 +250,7 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
     [ "$ovl" != - ] || ovl=; [ "$set" != - ] || set=
     log "stage 4: scoring $label -> $dir/RESULTS.md"
     scripts/score_folds.sh --scheme "$scheme" --folds "$folds" --classes "$classes" --command "$(made_by "$dir")" \
-      --title "$title$([ "$n_main" -eq 1 ] && [ "$dir" = "$expdir" ] || echo ": $label")" \
+      --extra_sets "$eval_sets" --title "$title$([ "$n_main" -eq 1 ] && [ "$dir" = "$expdir" ] || echo ": $label")" \
       --note "$note Config: $conf${ovl:+ + ${ovl//,/ + }}${set:+; ${set//@/ }}${train_opts:+; overrides: $train_opts}." \
       --out "$dir/RESULTS.md" "$label=$dir"
     rows+=("$label=$dir")

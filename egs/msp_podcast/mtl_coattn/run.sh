@@ -11,6 +11,7 @@ set -euo pipefail
 opts=(
   --corpus_var MSP_PODCAST --corpus_note "Corpus: ${MSP_PODCAST:-built-in SYNTHETIC corpus, numbers say nothing about real accuracy}. Partitions: official (test: see the data prep log)."
   --scheme official --local_data_opts "--test_split auto"
+  --eval_sets valid             # Development (the valid set) scored beside the test partition in RESULTS.md
   --classes "A,S,H,U,F,D,C,N"
   --upstream wavlm_large        # any s3prl transformer upstream (fine-tuned); a local checkpoint with --upstream_path
   --model_opts "model.upstream={upstream} model.upstream_path={upstream_path}"

@@ -72,8 +72,12 @@ def test_configs_and_ablation_overlays_are_valid(repo_root, config):
     recipe = repo_root / "egs/iemocap/mtl_coattn"
     params = set(inspect.signature(MTLCoAttn.__init__).parameters) - {"self", "info"}
     overlays = sorted((recipe / "conf" / "tuning").glob("*.yaml"))
-    default = re.search(r'--ablations "([^"]*)"', (recipe / "run.sh").read_text()).group(1).split()
-    assert sorted(default) == sorted(p.stem for p in overlays)
+    run_sh = (recipe / "run.sh").read_text()
+    default = re.search(r'--ablations "([^"]*)"', run_sh).group(1).split()
+    systems = (
+        re.search(r'--systems "([^"]*)"', run_sh).group(1).split()
+    )  # e.g. baseline: an overlay trained as a system
+    assert sorted(default + [s for s in systems if not s.endswith(".yaml")]) == sorted(p.stem for p in overlays)
     for overlay in [None, *overlays]:
         conf = load_run_config(recipe / config, [overlay] if overlay else [])
         TrainConfig.from_dict(conf["train"])
