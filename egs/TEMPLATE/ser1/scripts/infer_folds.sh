@@ -11,7 +11,7 @@ folds=
 feats=
 feats_hint="the feature-dumping stage"
 cmd=utils/run.py
-sets=test
+sets="test"
 . utils/parse_options.sh
 if [ $# -ne 1 ]; then echo "usage: $0 [options] <exp-dir>" >&2; exit 1; fi
 exp=$1
