@@ -186,6 +186,8 @@ if [ "$check_models" = true ] && [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; 
     [ "$path" != - ] || path=
     case $kind in upstream) models+=(--upstream "$arg${path:+=$path}");; text) models+=(--text "${arg#-}");; esac
   done <<< "$stores"
+  # The demo's tiny random upstream is made by this script (before stage 1), not downloaded.
+  [ "$tiny_upstream" != true ] || for i in "${!models[@]}"; do [[ ${models[$i]} != *"=$upstream_path" ]] || unset "models[$i]" "models[$((i - 1))]"; done
   if [ ${#models[@]} -gt 0 ]; then
     log "stage 0: checking that the pretrained models load (--check_models false skips it)"
     python -m ser.bin.check_models "${models[@]}"
