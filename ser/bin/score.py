@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 
 from ser.eval.fold_check import check_folds
-from ser.eval.scoring import score_system, write_results
+from ser.eval.scoring import score_pooled, score_system, write_results
 from ser.utils import SerError, get_logger, run_main
 
 log = get_logger("score")
@@ -28,6 +28,12 @@ def main():
     ap.add_argument("--out", required=True, help="the RESULTS.md written")
     ap.add_argument("--classes", help="comma-separated; default: the predictions' classes.txt")
     ap.add_argument("--pred-subdir", default="infer_test")
+    ap.add_argument(
+        "--extra-set",
+        action="append",
+        default=[],
+        help="another fold subset (e.g. valid) also scored, from fold<k>/infer_<set>, as a section of --out",
+    )
     ap.add_argument("--title", default="Results")
     ap.add_argument("--note", default="")
     ap.add_argument("--command", default="", help="the command that produced the systems (recorded)")
@@ -48,18 +54,17 @@ def main():
         name, _, path = item.rpartition("=")
         dirs[name or Path(path).name] = path
     folds_line = check_folds(dirs, args.folds_root, folds, args.pred_subdir, args.allow_partial)
-    systems = {}
+    aux = {"unknown_prefix": args.unknown_prefix, "max_trials": args.max_trials}
+    systems, pooled = {}, {}
+    extra = {name: ({}, {}) for name in args.extra_set}
     for name, path in dirs.items():
-        systems[name] = score_system(
-            path,
-            args.folds_root,
-            folds,
-            classes,
-            args.pred_subdir,
-            unknown_prefix=args.unknown_prefix,
-            max_trials=args.max_trials,
-        )
-    write_results(args.out, systems, args.title, f"{args.note} {folds_line}".strip(), args.command)
+        systems[name] = score_system(path, args.folds_root, folds, classes, args.pred_subdir, **aux)
+        pooled[name] = score_pooled(path, args.folds_root, folds, classes, args.pred_subdir)
+        for subset, (set_systems, set_pooled) in extra.items():
+            sub = f"infer_{subset}"
+            set_systems[name] = score_system(path, args.folds_root, folds, classes, sub, subset, **aux)
+            set_pooled[name] = score_pooled(path, args.folds_root, folds, classes, sub, subset)
+    write_results(args.out, systems, args.title, f"{args.note} {folds_line}".strip(), args.command, pooled, extra)
     log.info("wrote %s", args.out)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ser.data.datadir import DataDir, read_kv
-from ser.eval.metrics import classification_scores, confusion, regression_scores
+from ser.eval.metrics import absent_classes, classification_scores, confusion, regression_scores
 from ser.eval.plots import write_plots
 from ser.eval.posteriors import CLASSES_FILE, read_classes
 from ser.eval.verification import verification_eer
@@ -34,12 +34,8 @@ NAMES = {
 }
 
 
-def score_fold(data_dir, pred_dir, classes=None, unknown_prefix="unk_", max_trials=100000) -> dict:
-    """Scores every prediction file of pred_dir that has a reference in data_dir; writes
-    pred_dir/scores.json. `classes` orders the confusion matrix; by default the predictions'
-    classes.txt (posteriors), which must otherwise name the same classes."""
-    data, pred_dir = DataDir.load(data_dir), Path(pred_dir)
-    scores = {"num_utts": len(data)}
+def _emotion_arrays(data: DataDir, pred_dir: Path, classes):
+    """(classes, y_true, y_pred) of a fold's emotion predictions, or None when it has none."""
     emo_pred = pred_dir / "utt2emo_pred"
     if (pred_dir / CLASSES_FILE).is_file():
         own = read_classes(pred_dir)
@@ -48,42 +44,87 @@ def score_fold(data_dir, pred_dir, classes=None, unknown_prefix="unk_", max_tria
                 f"{pred_dir / CLASSES_FILE}: classes {','.join(own)} differ from the scored ones {','.join(classes)}"
             )
         classes = classes or own
-    if emo_pred.is_file() and data.has("utt2emo"):
-        if classes is None:
-            raise SerError(f"{pred_dir}: no {CLASSES_FILE} beside utt2emo_pred; give the classes to score")
-        pred = read_kv(emo_pred)
-        ref = data.get("utt2emo")
-        if set(pred) != set(ref):
-            raise SerError(f"{emo_pred}: utterances differ from {data.path}/utt2emo")
-        idx = {c: i for i, c in enumerate(classes)}
-        unknown = sorted({e for e in list(ref.values()) + list(pred.values()) if e not in idx})
-        if unknown:
-            raise SerError(
-                f"{emo_pred} / {data.path}/utt2emo: labels {unknown} are not among the classes {list(classes)}"
-            )
-        y_true = [idx[ref[u]] for u in data.utts]
-        y_pred = [idx[pred[u]] for u in data.utts]
-        scores.update(classification_scores(y_true, y_pred, len(classes)))
-        scores["confusion"] = confusion(y_true, y_pred, len(classes)).tolist()
-        scores["classes"] = list(classes)
-    p, t = vad_arrays(data, pred_dir)
-    if p is not None:
-        scores.update(regression_scores(p, t))
-    scores.update(score_aux(data, pred_dir, unknown_prefix, max_trials))
-    write_text_atomic(pred_dir / "scores.json", json.dumps(scores, indent=1))
-    title = f"{pred_dir.parent.parent.name} {pred_dir.parent.name}"
-    write_plots(pred_dir / "plots", title, scores.get("confusion"), scores.get("classes"), p, t)
+    if not (emo_pred.is_file() and data.has("utt2emo")):
+        return None
+    if classes is None:
+        raise SerError(f"{pred_dir}: no {CLASSES_FILE} beside utt2emo_pred; give the classes to score")
+    pred = read_kv(emo_pred)
+    ref = data.get("utt2emo")
+    if set(pred) != set(ref):
+        raise SerError(f"{emo_pred}: utterances differ from {data.path}/utt2emo")
+    idx = {c: i for i, c in enumerate(classes)}
+    unknown = sorted({e for e in list(ref.values()) + list(pred.values()) if e not in idx})
+    if unknown:
+        raise SerError(f"{emo_pred} / {data.path}/utt2emo: labels {unknown} are not among the classes {list(classes)}")
+    return list(classes), [idx[ref[u]] for u in data.utts], [idx[pred[u]] for u in data.utts]
+
+
+def _vad_arrays(data: DataDir, pred_dir: Path):
+    """(pred, target) V/A/D arrays of a fold, or None when it has none."""
+    vad_pred = pred_dir / "utt2vad_pred"
+    if not (vad_pred.is_file() and data.has("utt2vad")):
+        return None
+    pred = read_kv(vad_pred)
+    ref = data.utt2vad()
+    p = np.array([[float(x) for x in pred[u].split()] for u in data.utts])
+    t = np.stack([ref[u] for u in data.utts])
+    return p, t
+
+
+def _emotion_scores(classes, y_true, y_pred, where) -> dict:
+    scores = classification_scores(y_true, y_pred, len(classes))
+    scores["confusion"] = confusion(y_true, y_pred, len(classes)).tolist()
+    scores["classes"] = list(classes)
+    absent = [classes[i] for i in absent_classes(y_true, len(classes))]
+    if absent:
+        scores["absent_classes"] = absent
+        log.warning("%s: no reference utterance of %s; UA and macro-F1 count them as 0", where, absent)
     return scores
 
 
-def vad_arrays(data: DataDir, pred_dir: Path) -> tuple:
-    """(predicted, true) V/A/D of every utterance, or (None, None) without both files."""
-    vad_pred = pred_dir / "utt2vad_pred"
-    if not (vad_pred.is_file() and data.has("utt2vad")):
-        return None, None
-    pred = read_kv(vad_pred)
-    ref = data.utt2vad()
-    return np.array([[float(x) for x in pred[u].split()] for u in data.utts]), np.stack([ref[u] for u in data.utts])
+def score_fold(data_dir, pred_dir, classes=None, unknown_prefix="unk_", max_trials=100000) -> dict:
+    """Scores every prediction file of pred_dir that has a reference in data_dir; writes
+    pred_dir/scores.json. `classes` orders the confusion matrix; by default the predictions'
+    classes.txt (posteriors), which must otherwise name the same classes."""
+    data, pred_dir = DataDir.load(data_dir), Path(pred_dir)
+    scores = {"num_utts": len(data)}
+    emo = _emotion_arrays(data, pred_dir, classes)
+    if emo is not None:
+        scores.update(_emotion_scores(*emo, pred_dir))
+    vad = _vad_arrays(data, pred_dir)
+    if vad is not None:
+        scores.update(regression_scores(*vad))
+    scores.update(score_aux(data, pred_dir, unknown_prefix, max_trials))
+    write_text_atomic(pred_dir / "scores.json", json.dumps(scores, indent=1))
+    title = f"{pred_dir.parent.parent.name} {pred_dir.parent.name}"
+    write_plots(pred_dir / "plots", title, scores.get("confusion"), scores.get("classes"), *(vad or (None, None)))
+    return scores
+
+
+def score_pooled(exp_dir, folds_root, folds, classes=None, pred_subdir="infer_test", data_subdir="test") -> dict:
+    """Emotion and V/A/D scores of all the folds' test predictions together (one confusion, one
+    CCC over every utterance): beside the mean over folds, it is not swayed by a small fold."""
+    emo, vad, num = [], [], 0
+    for k in folds:
+        data = DataDir.load(Path(folds_root) / f"fold{k}" / data_subdir)
+        pred_dir = Path(exp_dir) / f"fold{k}" / pred_subdir
+        num += len(data)
+        e = _emotion_arrays(data, pred_dir, classes)
+        if e is not None:
+            if emo and e[0] != emo[0][0]:
+                raise SerError(f"{pred_dir}: classes {e[0]} differ from another fold's {emo[0][0]}")
+            emo.append(e)
+        v = _vad_arrays(data, pred_dir)
+        if v is not None:
+            vad.append(v)
+    scores = {"num_utts": num}
+    if emo:
+        y_true = [y for e in emo for y in e[1]]
+        y_pred = [y for e in emo for y in e[2]]
+        scores.update(_emotion_scores(emo[0][0], y_true, y_pred, f"{exp_dir} (pooled)"))
+    if vad and len(vad) == len(folds):
+        scores.update(regression_scores(np.concatenate([p for p, _ in vad]), np.concatenate([t for _, t in vad])))
+    return scores
 
 
 def summarize(fold_scores: dict) -> dict:
@@ -96,8 +137,9 @@ def summarize(fold_scores: dict) -> dict:
     return out
 
 
-def results_table(systems: dict, percent=("ua", "wa", "macro_f1")) -> str:
-    """systems: {name: {fold: scores}} -> a markdown table with per-fold values and mean ± std."""
+def results_table(systems: dict, percent=("ua", "wa", "macro_f1"), pooled: dict | None = None) -> str:
+    """systems: {name: {fold: scores}} -> a markdown table with per-fold values, mean ± std, and
+    the pooled scores of `pooled` ({name: scores}) when given."""
     metrics = [m for m in ORDER if any(m in s for f in systems.values() for s in f.values())]
     lines = []
     for name, folds in systems.items():
@@ -116,15 +158,19 @@ def results_table(systems: dict, percent=("ua", "wa", "macro_f1")) -> str:
             + " | ".join(f"**{fmt(m, summ[m][0])}** ± {fmt(m, summ[m][1])}" if m in summ else "-" for m in metrics)
             + " |"
         )
+        if pooled and name in pooled:
+            p = pooled[name]
+            lines.append("| pooled | " + " | ".join(fmt(m, p[m]) if m in p else "-" for m in metrics) + " |")
     return "\n".join(lines) + "\n"
 
 
-def summary_table(systems: dict, percent=("ua", "wa", "macro_f1")) -> str:
-    """One row per system with the fold means: the comparison table of an ablation."""
+def summary_table(systems: dict, percent=("ua", "wa", "macro_f1"), pooled: dict | None = None) -> str:
+    """One row per system with the fold means (or, given `pooled`, {name: scores}, the pooled
+    scores): the comparison table of an ablation."""
     metrics = [m for m in ORDER if any(m in s for f in systems.values() for s in f.values())]
     lines = ["| system | folds | " + " | ".join(NAMES[m] for m in metrics) + " |", "|---" * (len(metrics) + 2) + "|"]
     for name, folds in systems.items():
-        summ = summarize(folds)
+        summ = {m: (v, 0.0) for m, v in pooled[name].items()} if pooled else summarize(folds)
         cells = [
             (f"{100 * summ[m][0]:.2f}" if m in percent else f"{summ[m][0]:.4f}") if m in summ else "-" for m in metrics
         ]
@@ -132,31 +178,37 @@ def summary_table(systems: dict, percent=("ua", "wa", "macro_f1")) -> str:
     return "\n".join(lines) + "\n"
 
 
-def score_system(exp_dir, folds_root, folds, classes=None, pred_subdir="infer_test", **aux_opts) -> dict:
-    """{fold<k>: scores} of exactly the asked folds, each scored against the fold's test set now:
-    predictions of other folds left in the same exp dir stay out of the table."""
+def score_system(
+    exp_dir, folds_root, folds, classes=None, pred_subdir="infer_test", data_subdir="test", **aux_opts
+) -> dict:
+    """{fold<k>: scores} of exactly the asked folds, each scored against the fold's `data_subdir`
+    set (test) now: predictions of other folds left in the same exp dir stay out of the table."""
     scores = {}
     for k in folds:
         pred_dir = Path(exp_dir) / f"fold{k}" / pred_subdir
         if not pred_dir.is_dir():
             raise SerError(f"no predictions in {pred_dir}: run the stage that trains and predicts this system")
-        s = score_fold(Path(folds_root) / f"fold{k}" / "test", pred_dir, classes, **aux_opts)
+        s = score_fold(Path(folds_root) / f"fold{k}" / data_subdir, pred_dir, classes, **aux_opts)
         log.info("%s: %s", pred_dir, " ".join(f"{m}={v:.4f}" for m, v in s.items() if isinstance(v, float)))
         scores[f"fold{k}"] = s
-    system_plots(exp_dir, folds_root, folds, scores, pred_subdir)
+    system_plots(exp_dir, folds_root, folds, scores, pred_subdir, data_subdir)
     return scores
 
 
-def system_plots(exp_dir, folds_root, folds, scores: dict, pred_subdir: str) -> None:
-    """<exp_dir>/plots: the confusion matrix summed over the scored folds, and V/A/D of them all."""
+def system_plots(exp_dir, folds_root, folds, scores: dict, pred_subdir: str, data_subdir: str = "test") -> None:
+    """<exp_dir>/plots (plots_<set> for a set other than test): the confusion matrix summed over the
+    scored folds, and V/A/D of them all."""
     matrices = [np.asarray(s["confusion"]) for s in scores.values() if "confusion" in s]
     classes = next((s["classes"] for s in scores.values() if "classes" in s), None)
-    pairs = [vad_arrays(DataDir.load(Path(folds_root) / f"fold{k}" / "test"), Path(exp_dir) / f"fold{k}" / pred_subdir)
-             for k in folds]  # fmt: skip
-    pairs = [pt for pt in pairs if pt[0] is not None]
-    title = f"{Path(exp_dir).name}, fold{'s' if len(folds) > 1 else ''} {' '.join(map(str, folds))}"
+    pairs = [
+        _vad_arrays(DataDir.load(Path(folds_root) / f"fold{k}" / data_subdir), Path(exp_dir) / f"fold{k}" / pred_subdir)
+        for k in folds
+    ]
+    title = f"{Path(exp_dir).name}{'' if data_subdir == 'test' else ' (' + data_subdir + ')'}"
+    pairs = [pt for pt in pairs if pt is not None]
+    title += f", fold{'s' if len(folds) > 1 else ''} {' '.join(map(str, folds))}"
     write_plots(
-        Path(exp_dir) / "plots",
+        Path(exp_dir) / ("plots" if data_subdir == "test" else f"plots_{data_subdir}"),
         title,
         sum(matrices) if matrices and all(m.shape == matrices[0].shape for m in matrices) else None,
         classes,
@@ -165,21 +217,44 @@ def system_plots(exp_dir, folds_root, folds, scores: dict, pred_subdir: str) -> 
     )
 
 
-def write_results(out, systems: dict, title="Results", note="", command="") -> None:
-    """RESULTS.md: the command that made it, a row per system (fold means), then every fold; with
-    auxiliary-task scores, their table and each system's confusion matrix summed over folds."""
+def write_results(
+    out, systems: dict, title="Results", note="", command="", pooled: dict | None = None, extra_sets=None
+) -> None:
+    """RESULTS.md: the command that made it, a row per system (fold means; and with `pooled`,
+    {name: scores}, the pooled scores), then every fold; with auxiliary-task scores, their table
+    and each system's confusion matrix summed over folds. `extra_sets`, {set: (systems, pooled)}:
+    other fold subsets scored (e.g. MSP-Podcast's Development beside its test set), one section each."""
     text = [f"# {title}\n"]
     if note:
         text.append(note + "\n")
     if command:
         text.append(f"Produced by:\n\n```\n{command}\n```\n")
-    text += ["## Summary (mean over folds)\n", summary_table(systems), "\n## Per fold\n", results_table(systems)]
+    text += ["## Summary (mean over folds)\n", summary_table(systems)]
+    if pooled:
+        text += [
+            "\n## Summary (pooled: all folds' test predictions scored together)\n",
+            summary_table(systems, pooled=pooled),
+        ]
+    text += [
+        "\nUA and macro-F1 average over the configured classes; a class absent from a fold's test set "
+        "counts 0 in both (none is absent from the pooled set).\n",
+        "\n## Per fold\n",
+        results_table(systems, pooled=pooled),
+    ]
+    for name, (set_systems, set_pooled) in (extra_sets or {}).items():
+        text += [
+            f"\n## The {name} set (mean over folds)\n",
+            summary_table(set_systems),
+            f"\n## The {name} set (pooled)\n",
+            summary_table(set_systems, pooled=set_pooled),
+        ]
     if any(m in s for f in systems.values() for s in f.values() for m in AUX_METRICS):
         text[-1] = text[-1].rstrip("\n") + "\n"
         text.append(
             "## Auxiliary tasks (mean over folds, %)\n\n"
             "Gender accuracy over utterances of known gender; speaker EER of cosine-scored embeddings on "
-            "pairs of test utterances of known speakers (`trials` in each fold's prediction dir); "
+            "pairs of test utterances of known speakers, non-target pairs of one gender only where genders are "
+            "known (`trials` in each fold's prediction dir; a fold without two speakers of one gender has no EER); "
             "CER of greedy CTC decoding against the normalised transcripts.\n\n"
             + aux_table(systems)
             + "\n## Confusion matrices (test utterances, summed over folds)\n"
@@ -222,13 +297,18 @@ def score_aux(data: DataDir, pred_dir: Path, unknown_prefix: str, max_trials: in
     if emb_file.is_file():
         with np.load(emb_file) as z:
             emb = dict(zip(z["utts"].tolist(), z["embed"]))
-        ver = verification_eer(emb, data.utt2spk, unknown_prefix, max_trials, trials_out=pred_dir / "trials")
+        genders = data.get("utt2gender") if data.has("utt2gender") else None
+        ver = verification_eer(
+            emb, data.utt2spk, unknown_prefix, max_trials, trials_out=pred_dir / "trials", utt2gender=genders
+        )
+        ver["spk_trials"] = "same-gender non-targets" if genders is not None else "all non-targets"
         if ver["spk_eer"] is None:
             log.warning(
-                "%s: speaker EER not computed: the test set has %d target and %d non-target trials",
+                "%s: speaker EER not computed: the test set has %d target and %d non-target trials (%s)",
                 pred_dir,
                 ver["num_target_trials"],
                 ver["num_nontarget_trials"],
+                ver["spk_trials"],
             )
         scores.update({k: v for k, v in ver.items() if v is not None})
     return scores

@@ -3,6 +3,12 @@
 Trials are pairs of utterances of one evaluation set (target: same speaker). Speakers whose id
 marks them as unknown (MSP-Podcast's `Unknown`, written as per-utterance pseudo speakers
 `unk_<utt>`) are left out: whether two of their utterances share a speaker is not known.
+
+With the utterances' genders, non-target trials pair only speakers of the same gender (and of
+known gender): a cross-gender non-target is rejected by any embedding that encodes gender, so
+an EER over such trials measures gender, not speaker identity (an IEMOCAP session's test speakers
+are one woman and one man: every non-target trial crossed gender). A set without two speakers of
+one gender then has no non-target trial and no EER.
 """
 
 import itertools
@@ -30,17 +36,32 @@ def eer(scores, labels) -> float:
     return float(fpr[i - 1] + t * (fpr[i] - fpr[i - 1]))
 
 
-def make_trials(utt2spk: dict, unknown_prefix: str = "unk_", max_per_kind: int = 100000, seed: int = 0) -> list:
+def make_trials(
+    utt2spk: dict,
+    unknown_prefix: str = "unk_",
+    max_per_kind: int = 100000,
+    seed: int = 0,
+    utt2gender: dict | None = None,
+) -> list:
     """[(utt_a, utt_b, is_target)] over every pair of utterances of known speakers; when there
-    are more than max_per_kind target (or non-target) pairs, a seeded random subset of that size."""
+    are more than max_per_kind target (or non-target) pairs, a seeded random subset of that size.
+    With `utt2gender`, non-target pairs are of one (known) gender only."""
     utts = sorted(u for u, s in utt2spk.items() if not s.startswith(unknown_prefix))
     n = len(utts)
     rng = np.random.default_rng(seed)
     spk = np.array([utt2spk[u] for u in utts])
+    if utt2gender is not None:
+        # A speaker's gender label, "?" if unknown; "?" never pairs, so a non-target trial needs both known.
+        gen = np.array([utt2gender.get(u) if utt2gender.get(u) in ("m", "f") else f"?{i}" for i, u in enumerate(utts)])
+    else:
+        gen = np.zeros(n, dtype=int)
     target, nontarget = [], []
     if n * (n - 1) // 2 <= 4 * max_per_kind:  # small set: enumerate every pair
         for a, b in itertools.combinations(range(n), 2):
-            (target if spk[a] == spk[b] else nontarget).append((a, b))
+            if spk[a] == spk[b]:
+                target.append((a, b))
+            elif gen[a] == gen[b]:
+                nontarget.append((a, b))
     else:  # large set: same-speaker pairs enumerated (subsampled below), different-speaker pairs drawn
         by_spk = {}
         for i, s in enumerate(spk):
@@ -50,7 +71,7 @@ def make_trials(utt2spk: dict, unknown_prefix: str = "unk_", max_per_kind: int =
         seen = set()
         while len(nontarget) < max_per_kind and len(seen) < 50 * max_per_kind:
             a, b = sorted(rng.integers(0, n, 2).tolist())
-            if a != b and spk[a] != spk[b] and (a, b) not in seen:
+            if a != b and spk[a] != spk[b] and gen[a] == gen[b] and (a, b) not in seen:
                 seen.add((a, b))
                 nontarget.append((a, b))
     out = []
@@ -80,9 +101,11 @@ def verification_eer(
     max_per_kind: int = 100000,
     seed: int = 0,
     trials_out=None,
+    utt2gender: dict | None = None,
 ) -> dict:
-    """{'spk_eer', 'num_target_trials', 'num_nontarget_trials'}; spk_eer is None without both kinds."""
-    trials = make_trials(utt2spk, unknown_prefix, max_per_kind, seed)
+    """{'spk_eer', 'num_target_trials', 'num_nontarget_trials'}; spk_eer is None without both kinds.
+    With `utt2gender`, same-gender non-target trials only (see the module doc)."""
+    trials = make_trials(utt2spk, unknown_prefix, max_per_kind, seed, utt2gender)
     if trials_out is not None:
         write_trials(trials_out, trials)
     labels = np.array([t for _, _, t in trials], dtype=bool)

@@ -20,6 +20,13 @@ SWFC = mean over anchors that have a positive of w_i * L_i, with
 
 With class_power 0 and gamma 0 it is exactly the supervised contrastive loss. The paper names the
 loss but not its formula; this is the reading documented in the recipes' README.
+
+Cross-batch memory (`queue_size` > 0; Wang et al., CVPR 2020, "Cross-Batch Memory for Embedding
+Learning"): the detached embeddings and labels of the last `queue_size` training samples join each
+batch as extra positives and negatives (never as anchors, no gradient through them). Without it an
+anchor counts only if a same-class sample shares its micro-batch, which a rare class seldom has, so
+its large class weight is mostly multiplied by zero. `effective_weights` (weight x has-positive) is
+what the loss really applies; the model logs it per class.
 """
 
 import torch
@@ -43,15 +50,30 @@ def class_weights(counts, power: float) -> torch.Tensor:
     return w.float()
 
 
-def supcon_terms(emb: torch.Tensor, labels: torch.Tensor, temperature: float, focal_gamma: float = 0.0):
+def supcon_terms(
+    emb: torch.Tensor,
+    labels: torch.Tensor,
+    temperature: float,
+    focal_gamma: float = 0.0,
+    memory: torch.Tensor | None = None,
+    memory_labels: torch.Tensor | None = None,
+):
     """Per-anchor supervised contrastive losses (B,) and a (B,) mask of anchors with a positive.
-    focal_gamma > 0 applies (1 - q)^gamma to each positive pair's -log q."""
+    The candidates are the other batch samples plus, if given, `memory` (M, D) with
+    `memory_labels` (M,) (label < 0: an empty slot, ignored). focal_gamma > 0 applies
+    (1 - q)^gamma to each positive pair's -log q."""
     z = nn.functional.normalize(emb.float(), dim=-1)
     n = z.shape[0]
-    self_mask = torch.eye(n, dtype=torch.bool, device=z.device)
-    sim = (z @ z.T / temperature).masked_fill(self_mask, float("-inf"))
+    cand, cand_labels = z, labels
+    ignore = torch.eye(n, dtype=torch.bool, device=z.device)
+    if memory is not None and memory.shape[0]:
+        mem = nn.functional.normalize(memory.float().detach(), dim=-1)
+        cand, cand_labels = torch.cat([z, mem]), torch.cat([labels, memory_labels])
+        empty = (memory_labels < 0)[None, :].expand(n, -1)
+        ignore = torch.cat([ignore, empty], dim=1)
+    sim = (z @ cand.T / temperature).masked_fill(ignore, float("-inf"))
     log_q = sim - torch.logsumexp(sim, dim=1, keepdim=True)
-    pos = (labels[:, None] == labels[None, :]) & ~self_mask
+    pos = (labels[:, None] == cand_labels[None, :]) & ~ignore
     nll = -torch.where(pos, log_q, torch.zeros_like(log_q))
     if focal_gamma > 0:
         q = torch.where(pos, log_q, torch.zeros_like(log_q)).exp()
@@ -70,6 +92,8 @@ class SWFCLoss(nn.Module):
         focal_gamma: float = 2.0,
         class_power: float = 0.5,
         focal_source: str = "classifier",
+        queue_size: int = 0,
+        emb_dim: int | None = None,
     ):
         super().__init__()
         if temperature <= 0:
@@ -85,6 +109,22 @@ class SWFCLoss(nn.Module):
         if len(counts) != num_classes:
             raise SerError(f"SWFC: {len(counts)} class counts for {num_classes} classes")
         self.register_buffer("class_weight", class_weights(counts, class_power))
+        if queue_size < 0 or (queue_size and not emb_dim):
+            raise SerError(f"SWFC queue_size must be >= 0 (and needs emb_dim), got {queue_size}, {emb_dim}")
+        self.queue_size = int(queue_size)
+        if self.queue_size:
+            # In the state dict, so a resumed run continues with the same memory.
+            self.register_buffer("queue_emb", torch.zeros(self.queue_size, int(emb_dim)))
+            self.register_buffer("queue_labels", torch.full((self.queue_size,), -1, dtype=torch.long))
+            self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
+
+    @torch.no_grad()
+    def _enqueue(self, emb: torch.Tensor, labels: torch.Tensor) -> None:
+        emb, labels = emb.detach()[-self.queue_size :], labels[-self.queue_size :]
+        idx = (self.queue_ptr + torch.arange(len(labels), device=labels.device)) % self.queue_size
+        self.queue_emb[idx] = emb.to(self.queue_emb.dtype)
+        self.queue_labels[idx] = labels
+        self.queue_ptr.fill_(int((self.queue_ptr + len(labels)) % self.queue_size))
 
     def sample_weights(self, labels: torch.Tensor, probs: torch.Tensor | None = None) -> torch.Tensor:
         """(B,) weights: class-frequency weight times, with the classifier focal source, (1 - p_true)^gamma."""
@@ -97,11 +137,17 @@ class SWFCLoss(nn.Module):
         return w
 
     def forward(self, emb: torch.Tensor, labels: torch.Tensor, probs: torch.Tensor | None = None):
-        """-> (loss, per-sample weights). Anchors without a positive in the batch do not count; a
-        batch without any positive pair gives a zero loss that still belongs to the graph."""
+        """-> (loss, per-sample weights, has-positive mask); their product is the effective weight
+        the loss applies. Anchors without a
+        positive in the batch (or the memory) do not count; a batch without any positive pair
+        gives a zero loss that still belongs to the graph. In training mode the batch then
+        enters the memory."""
         gamma = self.focal_gamma if self.focal_source == "contrastive" else 0.0
-        per_anchor, has_pos = supcon_terms(emb, labels, self.temperature, gamma)
+        memory = (self.queue_emb, self.queue_labels) if self.queue_size else (None, None)
+        per_anchor, has_pos = supcon_terms(emb, labels, self.temperature, gamma, *memory)
         weights = self.sample_weights(labels, probs)
+        if self.queue_size and self.training:
+            self._enqueue(nn.functional.normalize(emb.float(), dim=-1), labels)
         if not has_pos.any():
-            return emb.sum() * 0.0, weights
-        return (weights * per_anchor)[has_pos].mean(), weights
+            return emb.sum() * 0.0, weights, has_pos
+        return (weights * per_anchor)[has_pos].mean(), weights, has_pos

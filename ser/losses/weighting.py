@@ -55,15 +55,19 @@ class TaskWeighting(nn.Module):
 
 
 class FixedWeighting(TaskWeighting):
-    """w = (lam, 1 - lam) for two tasks."""
+    """w[lam_task] = lam, the other task 1 - lam: keyed by task name, so the order in which a
+    config lists its tasks cannot swap the weights."""
 
-    def __init__(self, tasks, lam: float = 0.5):
+    def __init__(self, tasks, lam: float = 0.5, lam_task: str | None = None):
         super().__init__(tasks)
         if len(self.tasks) != 2:
             raise SerError(f"fixed weighting with lambda is defined for two tasks, got {self.tasks}")
         if not 0.0 <= float(lam) <= 1.0:
             raise SerError(f"fixed weighting: lambda must lie in [0, 1], got {lam}")
-        self.weights.copy_(torch.tensor([float(lam), 1.0 - float(lam)]))
+        lam_task = self.tasks[0] if lam_task is None else lam_task
+        if lam_task not in self.tasks:
+            raise SerError(f"fixed weighting: lam_task '{lam_task}' is not one of the tasks {self.tasks}")
+        self.weights.copy_(torch.tensor([float(lam) if t == lam_task else 1.0 - float(lam) for t in self.tasks]))
 
 
 def dwa_weights(last: list, before_last: list, temperature: float = 2.0) -> list:
@@ -187,11 +191,17 @@ SCHEMES = {"fixed": FixedWeighting, "dwa": DynamicWeightAverage, "gradnorm": Gra
 
 
 def make_weighting(
-    scheme: str, tasks, lam: float = 0.5, temperature: float = 2.0, alpha: float = 1.5, lr: float = 0.01
+    scheme: str,
+    tasks,
+    lam: float = 0.5,
+    temperature: float = 2.0,
+    alpha: float = 1.5,
+    lr: float = 0.01,
+    lam_task: str | None = None,
 ) -> TaskWeighting:
     """The config's `weighting` name and its options -> a TaskWeighting over `tasks`."""
     if scheme == "fixed":
-        return FixedWeighting(tasks, lam=lam)
+        return FixedWeighting(tasks, lam=lam, lam_task=lam_task)
     if scheme == "dwa":
         return DynamicWeightAverage(tasks, temperature=temperature)
     if scheme == "gradnorm":

@@ -8,9 +8,11 @@ other: they meet only in the bridge (ser.nn.bridge), where K learnable tokens cr
 sequences (padding masked) over L layers. The mean (or concatenation) of the bridge tokens feeds a
 categorical head and a valence/arousal/dominance head.
 
-Loss: CE + reg_weight * (1 - mean CCC over V/A/D); `tasks` picks the single-task variants and
-`modalities` the audio-only / text-only ones. Random modality masking (`modality_mask_prob`) hides
-the whole audio or the whole transcript of some training utterances.
+Loss: CE + reg_weight * (1 - mean CCC over `vad_dims`: V/A/D by default, e.g. [v, a] for valence and
+arousal alone; the other dimensions are NaN in the predictions and left out of scoring); `tasks`
+picks the single-task variants and `modalities` the audio-only / text-only ones. Random modality
+masking (`modality_mask_prob`) hides the whole audio or the whole transcript of some training
+utterances.
 """
 
 import torch
@@ -25,6 +27,7 @@ from ser.utils import SerError
 
 MODALITIES = ("audio", "text")
 TASKS = ("emo", "vad")
+VAD_DIMS = ("v", "a", "d")  # the order of utt2vad's columns
 
 
 class SelfAttentionBranch(nn.Module):
@@ -96,8 +99,14 @@ class BridgeTokens(nn.Module):
         modality_mask_prob: float = 0.0,
         reg_weight: float = 1.0,
         regression_loss: str = "ccc",
+        vad_dims=("v", "a", "d"),
     ):
         super().__init__()
+        self.vad_dims = list(vad_dims)
+        if not self.vad_dims or len(set(self.vad_dims)) != len(self.vad_dims) or set(self.vad_dims) - set(VAD_DIMS):
+            raise SerError(f"bridge_tokens: vad_dims must be distinct names among {list(VAD_DIMS)}, got {vad_dims}")
+        # Indices into the data's (valence, arousal, dominance) targets.
+        self.register_buffer("vad_index", torch.tensor([VAD_DIMS.index(d) for d in self.vad_dims]), persistent=False)
         self.modalities = list(modalities)
         self.tasks = list(tasks)
         bad = [m for m in self.modalities if m not in MODALITIES] + [t for t in self.tasks if t not in TASKS]
@@ -137,7 +146,7 @@ class BridgeTokens(nn.Module):
         pooled = dim * (num_tokens if token_pooling == "concat" else 1)
         self.dropout = nn.Dropout(dropout)
         self.emo_head = nn.Linear(pooled, info["num_classes"]) if "emo" in self.tasks else None
-        self.vad_head = nn.Linear(pooled, 3) if "vad" in self.tasks else None
+        self.vad_head = nn.Linear(pooled, len(self.vad_dims)) if "vad" in self.tasks else None
         self.reg_weight = reg_weight
         self.reg_loss = make_regression_loss(regression_loss)
 
@@ -171,7 +180,7 @@ class BridgeTokens(nn.Module):
         if "vad" in out:
             if "vad" not in batch:
                 raise SerError("bridge_tokens: the vad task needs utt2vad in the data dirs")
-            parts["reg"] = self.reg_loss(out["vad"], batch["vad"])
+            parts["reg"] = self.reg_loss(out["vad"], batch["vad"][:, self.vad_index])
         if "ce" in parts and "reg" in parts:
             loss = parts["ce"] + self.reg_weight * parts["reg"]
         else:  # a single task: its own loss, unweighted
@@ -183,7 +192,7 @@ class BridgeTokens(nn.Module):
         parts = self.losses(out, batch)
         logs = {k: float(v.detach()) for k, v in parts.items() if k != "loss"}
         if "vad" in out and len(batch["utt"]) > 1:
-            for name, value in zip(("v", "a", "d"), batch_ccc(out["vad"].detach(), batch["vad"])):
+            for name, value in zip(self.vad_dims, batch_ccc(out["vad"].detach(), batch["vad"][:, self.vad_index])):
                 logs[f"ccc_{name}"] = float(value)
         return {"loss": parts["loss"], "logs": logs}
 
@@ -191,6 +200,10 @@ class BridgeTokens(nn.Module):
         out = self.heads(self.encode(batch))
         if ("emo_logits" not in out or "emo" in batch) and ("vad" not in out or "vad" in batch):
             out["loss"] = self.losses(out, batch)["loss"]
+        if "vad" in out:  # (B, 3) on the data's V/A/D columns; NaN where a dimension is not predicted
+            full = out["vad"].new_full((out["vad"].shape[0], len(VAD_DIMS)), float("nan"))
+            full[:, self.vad_index] = out["vad"]
+            out["vad"] = full
         return out
 
     def epoch_logs(self):

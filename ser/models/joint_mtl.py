@@ -11,7 +11,8 @@ co-attention `coattn_layers` rounds in which each encoder's sequence attends to 
 fusion     attentive pooling per encoder, concatenation, Linear + GELU: the last shared layer
 heads      `tasks`: cls (emotion classes, cross-entropy) and/or reg (valence, arousal,
            dominance; 1 - mean CCC or MSE); tanh keeps V/A/D in the [-1, 1] the data scales to
-loss       one task: its loss; both: w_cls L_cls + w_reg L_reg with w = (lambda, 1 - lambda)
+loss       one task: its loss; both: w_cls L_cls + w_reg L_reg with w_<lam_task> = lambda (cls
+           by default, by name whatever the order of `tasks`), the other task's 1 - lambda,
            from ser.losses.weighting: fixed, dwa (Dynamic Weighting) or gradnorm (Joint
            Weighting, on the fusion layer's weights). Per-task losses and weights are logged.
 """
@@ -160,6 +161,7 @@ class JointMTL(nn.Module):
         class_weights: bool = False,
         weighting: str = "fixed",
         lam: float = 0.5,
+        lam_task: str = "cls",
         dwa_temperature: float = 2.0,
         gradnorm_alpha: float = 1.5,
         gradnorm_lr: float = 0.01,
@@ -239,7 +241,13 @@ class JointMTL(nn.Module):
             self.reg_loss = make_regression_loss(reg_loss)
         self.weighting = (
             make_weighting(
-                weighting, self.tasks, lam=lam, temperature=dwa_temperature, alpha=gradnorm_alpha, lr=gradnorm_lr
+                weighting,
+                self.tasks,
+                lam=lam,
+                temperature=dwa_temperature,
+                alpha=gradnorm_alpha,
+                lr=gradnorm_lr,
+                lam_task=lam_task,
             )
             if len(self.tasks) > 1
             else None

@@ -14,7 +14,10 @@ words in upper ones), a projection to `dim` and `branch_layers` Transformer laye
   asr              CTC head over the characters of the transcript (ser.nn.ctc_head)
 
 Total loss = emotion CE + swfc_weight * SWFC + sum_t weight_t * L_t over the auxiliary tasks.
-`aux_tasks`, `coattn` and `swfc` switch the parts off for the ablations.
+`aux_tasks`, `coattn` and `swfc` switch the parts off for the ablations. `swfc_queue_size` keeps
+that many past training embeddings as extra SWFC positives/negatives (ser.losses.contrastive), so
+rare classes have positives; the epoch logs give each class's configured (`swfc_w_*`) and
+effective (`swfc_eff_*`: weight x has-positive) SWFC weight.
 """
 
 from pathlib import Path
@@ -110,6 +113,7 @@ class MTLCoAttn(nn.Module):
         swfc_class_power: float = 0.5,
         swfc_focal_source: str = "classifier",
         swfc_proj_dim: int = 128,
+        swfc_queue_size: int = 0,
     ):
         super().__init__()
         self.aux_tasks = list(aux_tasks or [])
@@ -158,6 +162,8 @@ class MTLCoAttn(nn.Module):
                 swfc_focal_gamma,
                 swfc_class_power,
                 swfc_focal_source,
+                swfc_queue_size,
+                swfc_proj_dim,
             )
             # SupCon's projection head: the contrastive geometry lives on a separate, normalised space.
             self.swfc_proj = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, swfc_proj_dim))
@@ -194,6 +200,10 @@ class MTLCoAttn(nn.Module):
         self._epoch = {}
 
     # ---- logging of the class-imbalance handling and the fusion gates -------------------------------
+
+    def pretrained_parameters(self):
+        """The SSL upstream's parameters (train.head_lr gives every other part its own lr)."""
+        return self.upstream.parameters()
 
     def _log_class_balance(self, counts):
         if counts:
@@ -236,12 +246,14 @@ class MTLCoAttn(nn.Module):
         ce = nn.functional.cross_entropy(logits, y)
         loss, logs = ce, {"emo_ce": float(ce.detach())}
         if self.swfc is not None:
-            swfc, weights = self.swfc(self.swfc_proj(utt), y, torch.softmax(logits.detach(), -1))
+            swfc, weights, has_pos = self.swfc(self.swfc_proj(utt), y, torch.softmax(logits.detach(), -1))
             loss = loss + self.swfc_weight * swfc
             logs["swfc"] = float(swfc.detach())
+            effective = weights * has_pos  # what the loss applies: an anchor without a positive counts 0
             for c in torch.unique(y).tolist():
                 sel = y == c
                 self._accumulate(f"swfc_w_{self.classes[c]}", weights[sel].mean(), int(sel.sum()))
+                self._accumulate(f"swfc_eff_{self.classes[c]}", effective[sel].mean(), int(sel.sum()))
         for name, value in gates.items():
             self._accumulate(name, value, len(y))
         if "gender" in self.aux_tasks:

@@ -257,7 +257,8 @@ def infer(exp_dir, data_dir, out_dir, feats: FeatStores, device, model_overrides
         return {"utts": utts, "emo_post": post}
     model, conf, info = load_trained(exp_dir, device, model_overrides)
     dataset = make_dataset(data_dir, conf, feats)
-    loader = make_loader(dataset, TrainConfig.from_dict(conf["train"]).batch_size, shuffle=False)
+    tconf = TrainConfig.from_dict(conf["train"])
+    loader = make_loader(dataset, tconf.batch_size, shuffle=False, max_frames=tconf.max_frames_per_batch)
     if hasattr(model, "predict_all"):
         pred = predict_all(model, loader, device)
     else:

@@ -28,10 +28,11 @@ from torch.utils.data import DataLoader
 
 from ser.data.dataset import collate
 from ser.data.sampler import BucketBatchSampler
-from ser.eval.metrics import classification_scores, regression_scores
+from ser.eval.metrics import add_combined, classification_scores, regression_scores
 from ser.train import distributed
 from ser.train.amp import Amp
 from ser.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from ser.train.param_groups import param_groups
 from ser.utils import SerError, atomic_path, get_logger, progress, set_seed
 
 log = get_logger("trainer")
@@ -44,14 +45,16 @@ class TrainConfig:
     accum_grad: int = 1
     optimizer: str = "adam"
     lr: float = 1e-4
+    head_lr: float = 0.0  # > 0: lr of the newly initialised parts, `lr` then only for the pretrained part
     weight_decay: float = 0.0
     warmup_steps: int = 0
     lr_decay: str = "none"  # none, or cosine: from lr (after warm-up) down to 0 at max_epochs
     grad_clip: float = 5.0
     patience: int = 10
-    select_metric: str = "ua"  # a validation score (ua, wa, macro_f1, loss) or "last" (the final epoch)
+    select_metric: str = "ua"  # a validation score (ua, wa, macro_f1, ccc_mean, ua_ccc, loss) or "last"
     seed: int = 0
-    max_frames_per_batch: int = 0
+    max_frames_per_batch: int = 0  # also caps validation and inference batches (same memory budget)
+    min_batch_size: int = 1  # training batches below it are merged into a neighbour (BatchNorm, CCC)
     num_threads: int = 0
     device: str = "auto"
     amp: str = "none"  # none, auto, bf16, fp16 (ser.train.amp)
@@ -70,25 +73,38 @@ def to_device(batch: dict, device) -> dict:
     return {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
 
 
-def make_loader(dataset, batch_size, shuffle, seed=0, max_frames=0, num_workers=0, env=None):
+def make_loader(dataset, batch_size, shuffle, seed=0, max_frames=0, num_workers=0, env=None, min_batch_size=1):
     """Bucketed batches; under DDP (`env`) training batches are dealt out over the ranks and
     evaluation utterances shared between them."""
     if env is not None and env.enabled:
         if shuffle:
             sampler = distributed.DistributedBucketBatchSampler(
-                dataset.lengths(), batch_size, env, seed=seed, max_frames=max_frames or None
+                dataset.lengths(),
+                batch_size,
+                env,
+                seed=seed,
+                max_frames=max_frames or None,
+                min_batch_size=min_batch_size,
             )
         else:
             sampler = distributed.ShardSampler(dataset.lengths(), batch_size, env, max_frames or None)
     else:
         sampler = BucketBatchSampler(
-            dataset.lengths(), batch_size, shuffle=shuffle, seed=seed, max_frames=max_frames or None
+            dataset.lengths(),
+            batch_size,
+            shuffle=shuffle,
+            seed=seed,
+            max_frames=max_frames or None,
+            min_batch_size=min_batch_size,
         )
     return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=num_workers)
 
 
 def make_optimizer(params, conf: TrainConfig):
-    params = [p for p in params if p.requires_grad]
+    """`params`: parameters, or groups of them as dicts (ser.train.param_groups)."""
+    params = list(params)
+    if params and not isinstance(params[0], dict):
+        params = [p for p in params if p.requires_grad]
     if conf.optimizer == "adam":
         return torch.optim.Adam(params, lr=conf.lr, weight_decay=conf.weight_decay)
     if conf.optimizer == "adamw":
@@ -146,7 +162,7 @@ def score_predictions(pred: dict, num_classes: int) -> dict:
         scores.update(regression_scores(pred["vad"], pred["target_vad"]))
     if "loss" in pred:
         scores["loss"] = pred["loss"]
-    return scores
+    return add_combined(scores)
 
 
 class Trainer:
@@ -192,12 +208,26 @@ class Trainer:
         env = self.dist
         set_seed(conf.seed + env.rank)  # ranks draw different dropout masks; rank 0 as one process
         model = self.model.to(self.device)
-        optim = make_optimizer(model.parameters(), conf)
+        optim = make_optimizer(param_groups(model, conf.lr, conf.head_lr), conf)
         self.amp = Amp(conf.amp, self.device)
         train_loader = make_loader(
-            train_set, conf.batch_size, True, conf.seed, conf.max_frames_per_batch, conf.num_workers, env
+            train_set,
+            conf.batch_size,
+            True,
+            conf.seed,
+            conf.max_frames_per_batch,
+            conf.num_workers,
+            env,
+            conf.min_batch_size,
         )
-        valid_loader = make_loader(valid_set, conf.batch_size, False, num_workers=conf.num_workers, env=env)
+        valid_loader = make_loader(
+            valid_set,
+            conf.batch_size,
+            False,
+            max_frames=conf.max_frames_per_batch,
+            num_workers=conf.num_workers,
+            env=env,
+        )
         steps_per_epoch = math.ceil(len(train_loader) / conf.accum_grad)
         sched = torch.optim.lr_scheduler.LambdaLR(optim, lr_factor(conf, steps_per_epoch * conf.max_epochs))
         state = {"epoch": 0, "best": None, "best_epoch": 0, "bad_epochs": 0, "history": [], "done": False}
@@ -317,10 +347,11 @@ class Trainer:
         # Under DDP a rank's loss is weighted by its share of the global batch (0 for a stand-in).
         weights = loader.batch_sampler.step_weights() if env.enabled else None
         optim.zero_grad()
+        num_batches = len(loader)  # once: the sampler's epoch batches are cached, not rebuilt per step
         bar = progress(loader, desc=f"epoch {epoch}", leave=False, disable=not env.is_main)
         for i, batch in enumerate(bar, 1):
             batch = to_device(batch, self.device)
-            step = i % conf.accum_grad == 0 or i == len(loader)
+            step = i % conf.accum_grad == 0 or i == num_batches
             # Gradients are all-reduced only on the micro-batch that steps the optimiser.
             sync = self.ddp.no_sync() if self.ddp is not None and not step else contextlib.nullcontext()
             with sync:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ser.eval.metrics import ccc, classification_scores, confusion, regression_scores
+from ser.eval.metrics import absent_classes, ccc, classification_scores, confusion, regression_scores
 
 
 def test_classification_by_hand():
@@ -27,3 +27,14 @@ def test_regression_scores_mean():
     t = np.random.default_rng(0).standard_normal((20, 3))
     s = regression_scores(t, t)
     assert s["ccc_mean"] == pytest.approx(1.0) and set(s) == {"ccc_valence", "ccc_arousal", "ccc_dominance", "ccc_mean"}
+
+
+def test_ua_and_macro_f1_use_the_configured_class_set():
+    # Class 2 of 3 is absent from this fold's references. Before, UA averaged the 2 present classes
+    # (1.0) while macro-F1 counted the absent one as 0 (2/3): two rules in one table.
+    y_true, y_pred = [0, 0, 1, 1], [0, 0, 1, 1]
+    s = classification_scores(y_true, y_pred, 3)
+    assert s["ua"] == pytest.approx(2 / 3)
+    assert s["macro_f1"] == pytest.approx(2 / 3)
+    assert absent_classes(y_true, 3) == [2]
+    assert classification_scores(y_true, y_pred, 2)["ua"] == pytest.approx(1.0)

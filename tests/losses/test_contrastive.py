@@ -31,7 +31,7 @@ def test_neutral_weights_give_supervised_contrastive_loss():
         loss_fn = SWFCLoss(
             4, class_counts=[50, 30, 15, 5], temperature=0.2, focal_gamma=0.0, class_power=0.0, focal_source=source
         )
-        loss, weights = loss_fn(emb, labels, probs)
+        loss, weights, _ = loss_fn(emb, labels, probs)
         assert torch.allclose(weights, torch.ones(12))
         assert loss.item() == pytest.approx(supcon_reference(emb, labels, 0.2), rel=1e-5)
 
@@ -87,5 +87,5 @@ def test_class_weights_and_errors():
 
 def test_batch_without_positive_pairs_gives_zero_in_graph():
     emb = torch.randn(3, 4, requires_grad=True)
-    loss, _ = SWFCLoss(3, focal_gamma=0.0)(emb, torch.tensor([0, 1, 2]))
+    loss, _, _ = SWFCLoss(3, focal_gamma=0.0)(emb, torch.tensor([0, 1, 2]))
     assert loss.item() == 0.0 and loss.requires_grad

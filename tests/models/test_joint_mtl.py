@@ -116,6 +116,17 @@ def test_fixed_lambda_weights_the_task_losses():
     assert total.item() == pytest.approx(0.2 * losses["cls"].item() + 0.8 * losses["reg"].item(), rel=1e-5)
 
 
+@pytest.mark.parametrize("tasks", [["cls", "reg"], ["reg", "cls"]])
+def test_lambda_is_keyed_by_task_name_not_position(tasks):
+    # Before: lambda went to tasks[0], so [reg, cls] silently gave cls the weight 1 - lambda.
+    m = model(encoders=["mfcc"], tasks=tasks, weighting="fixed", lam=0.2)
+    assert m.weighting.current() == {"w_cls": 0.2, "w_reg": 0.8}
+    m = model(encoders=["mfcc"], tasks=tasks, weighting="fixed", lam=0.2, lam_task="reg")
+    assert m.weighting.current() == {"w_cls": 0.8, "w_reg": 0.2}
+    with pytest.raises(SerError, match="lam_task 'gender'"):
+        model(encoders=["mfcc"], tasks=tasks, weighting="fixed", lam=0.2, lam_task="gender")
+
+
 def test_config_errors_are_clear():
     with pytest.raises(SerError, match="data.feats"):
         model(encoders=["mfcc", "w2v2"])

@@ -41,6 +41,7 @@ float16=false                 # half-precision upstream and text stores
 trust_checkpoints=false       # true: s3prl loaders that unpickle a checkpoint in full (distiller_local,
                               #   mockingjay_local, ...) may load --upstream_path (it could run code)
 nj=2                          # parallel feature-dumping jobs
+check_models=true             # stage 0 checks that every pretrained model needed loads (before hours of dumping)
 train_config=conf/train.yaml  # the base config of systems given by name
 tuning_dir=conf/tuning        # their overlays: <tuning_dir>/<name>.yaml
 systems=                      # stage 2 systems, space separated; each is either a name (train_config + <tuning_dir>/<name>.yaml)
@@ -60,6 +61,9 @@ ngpu=1                        # GPUs per training job: N > 1 trains data-paralle
 num_nodes=1                   # nodes per training job (a Slurm $cuda_cmd: utils/slurm.py --num-nodes)
 fusions=                      # stage 3 late fusions, space separated, each name=a,b+c: the named systems of a group
                               #   (comma separated) averaged, the groups (+ separated) weighing equally -> <exp>/<name>
+eval_sets=                    # fold subsets predicted and scored beside test, e.g. "valid" (MSP-Podcast's Development)
+valid_select=                 # stage 3 selections on validation, space separated, each name=a,b,c: per fold, the system of
+                              #   a,b,c whose model is best on the fold's validation set (its train.select_metric) -> <exp>/<name>
 balance=false                 # fusions divide their posteriors by the fold's training class frequencies (the UA decision)
 pack_select=best              # stage 5 archives: best (the fold of highest test UA), all (every fold, an ensemble) or a fold
 exp_name=ser                  # experiments go to exp/<exp_name><tag> (exp/<scheme>/... for another scheme)
@@ -167,6 +171,16 @@ for f in $fusions; do
     [[ $names == *" $m "* ]] || { echo "$0: fusion ${f%%=*}: '$m' is not a system of --systems ($(xargs <<< "$names"))" >&2; exit 1; }
   done
 done
+selections=
+for v in $valid_select; do
+  [[ $v == *=?*,?* ]] || { echo "$0: --valid_select '$v': expected name=system,system[,...]" >&2; exit 1; }
+  for m in $(tr , ' ' <<< "${v#*=}"); do
+    # A run that trains fewer --systems (e.g. a CI subset) keeps its other selections out, saying so.
+    [[ $names == *" $m "* ]] || { log "WARNING: selection ${v%%=*} skipped: '$m' is not a system of this run ($(xargs <<< "$names"))"; continue 2; }
+  done
+  selections+=" $v"
+done
+select_list() { local v; for v in $selections; do echo "$expdir/${v%%=*} ${v%%=*} $expdir/${v#*=}" | sed "s|,|,$expdir/|g"; done; }
 # The exact command (and corpus), runnable again from each experiment dir: `<dir>/run.sh --stage 3`.
 rerun=$(printf '#!/usr/bin/env bash\ncd %q && %s%s "$@"\n' "$PWD" "${corpus_var:+$corpus_var=$(printf %q "${!corpus_var:-}") }" "$cmdline")
 
@@ -182,6 +196,19 @@ fi
 if [ "$tiny_upstream" = true ] && [ ! -f "$upstream_path/config.json" ] && [ "$stop_stage" -ge 1 ]; then
   log "demo: a randomly initialised tiny HuBERT -> $upstream_path"
   python -m ser.bin.make_tiny_upstream --kind hubert "$upstream_path"
+fi
+if [ "$check_models" = true ] && [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
+  models=(); [[ $model_opts != *"{upstream}"* ]] || models+=(--upstream "$upstream${upstream_path:+=$upstream_path}")
+  while read -r _ _ kind arg path; do
+    [ "$path" != - ] || path=
+    case $kind in upstream) models+=(--upstream "$arg${path:+=$path}");; text) models+=(--text "${arg#-}");; esac
+  done <<< "$stores"
+  # The demo's tiny random upstream is made by this script (before stage 1), not downloaded.
+  [ "$tiny_upstream" != true ] || for i in "${!models[@]}"; do [[ ${models[$i]} != *"=$upstream_path" ]] || unset "models[$i]" "models[$((i - 1))]"; done
+  if [ ${#models[@]} -gt 0 ]; then
+    log "stage 0: checking that the pretrained models load (--check_models false skips it)"
+    python -m ser.bin.check_models "${models[@]}"
+  fi
 fi
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   dump_nj=$nj; dump_cmd=$train_cmd
@@ -216,7 +243,7 @@ if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
   while read -r dir label _ <&3; do
     log "stage 3: test predictions of $label -> $dir/fold*/infer_test"
     scripts/infer_folds.sh --scheme "$scheme" --folds "$folds" --feats "$store_opts" --feats_hint "stage 1" \
-      --cmd "$cuda_cmd" "$dir"
+      --cmd "$cuda_cmd" --sets "test $eval_sets" "$dir"
   done 3< <(system_list)
   while read -r dir label groups; do
     [ -n "$dir" ] || continue
@@ -225,6 +252,12 @@ if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
     scripts/fuse_folds.sh --scheme "$scheme" --folds "$folds" --classes "$classes" --balance "$balance" \
       --groups "$groups" "$dir"
   done < <(fusion_list)
+  while read -r dir label cands; do
+    [ -n "$dir" ] || continue
+    log "stage 3: $label = per fold the best on validation of ${cands//,/, } -> $dir/fold*/infer_test"
+    mkdir -p "$dir"; echo "$rerun" > "$dir/run.sh"; chmod +x "$dir/run.sh"
+    scripts/select_folds.sh --scheme "$scheme" --folds "$folds" --candidates "${cands//,/ }" "$dir"
+  done < <(select_list)
 fi
 # What RESULTS.md records: the command that trained the system (its dir's run.sh, with the corpus
 # variable), and this one when it only re-scores.
@@ -239,7 +272,7 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
     [ "$ovl" != - ] || ovl=; [ "$set" != - ] || set=
     log "stage 4: scoring $label -> $dir/RESULTS.md"
     scripts/score_folds.sh --scheme "$scheme" --folds "$folds" --classes "$classes" --command "$(made_by "$dir")" \
-      --title "$title$([ "$n_main" -eq 1 ] && [ "$dir" = "$expdir" ] || echo ": $label")" \
+      --extra_sets "$eval_sets" --title "$title$([ "$n_main" -eq 1 ] && [ "$dir" = "$expdir" ] || echo ": $label")" \
       --note "$note Config: $conf${ovl:+ + ${ovl//,/ + }}${set:+; ${set//@/ }}${train_opts:+; overrides: $train_opts}." \
       --out "$dir/RESULTS.md" "$label=$dir"
     rows+=("$label=$dir")
@@ -252,6 +285,14 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
         [ "$balance" = true ] && echo ', divided by the training class frequencies')." --out "$dir/RESULTS.md" "$label=$dir"
     fused+=("$label=$dir")
   done < <(fusion_list)
+  while read -r dir label cands; do
+    [ -n "$dir" ] || continue
+    log "stage 4: scoring $label (selected on validation) -> $dir/RESULTS.md"
+    scripts/score_folds.sh --scheme "$scheme" --folds "$folds" --classes "$classes" --command "$(made_by "$dir")" \
+      --title "$title: $label" --note "$note Per fold the system of ${cands//,/, } best on validation (fold*/selected.json)." \
+      --out "$dir/RESULTS.md" "$label=$dir"
+    fused+=("$label=$dir")
+  done < <(select_list)
   if [ $((n_main + ${#fused[@]})) -gt 1 ]; then
     log "stage 4: comparison of $((n_main + ${#fused[@]})) systems -> $expdir/$comparison"
     scripts/score_folds.sh --scheme "$scheme" --folds "$folds" --classes "$classes" --command "$(made_by "$expdir")" \

@@ -17,6 +17,8 @@ opts=(
   --feats "mfcc=mfcc stf=stf mel=mel w2v2=upstream:wav2vec2 hubert=upstream:{upstream}:{upstream_path}"
   --float16 true --nj 4
   --systems "cls_only reg_only $(for l in $lambdas; do printf 'joint_fixed_lam%s=conf/train.yaml+conf/tuning/joint_fixed.yaml@model.lam=%s ' "$l" "$l"; done)joint_dwa joint_gradnorm"
+  # The fixed-lambda result: per fold the lambda best on the validation speaker (the sweep is reported beside it).
+  --valid_select "joint_fixed_selected=$(for l in $lambdas; do printf 'joint_fixed_lam%s,' "$l"; done | sed 's/,$//')"
   --exp_name joint_mtl --title "IEMOCAP joint MTL: task weighting comparison"
   --cmdline "$0${1+$(printf " %q" "$@")}"
 )

@@ -12,7 +12,7 @@ opts=(
   --classes "neu,hap,ang,sad"
   --upstream wavlm_large        # any s3prl transformer upstream (fine-tuned); a local checkpoint with --upstream_path
   --model_opts "model.upstream={upstream} model.upstream_path={upstream_path}"
-  --systems conf/train.yaml --main_label full --exp_name "mtl_coattn_{upstream}"
+  --systems "conf/train.yaml baseline" --main_label full --exp_name "mtl_coattn_{upstream}"  # baseline: + conf/tuning/baseline.yaml
   --ablations "emo_only emo_gender emo_speaker emo_asr no_coattn no_swfc"  # conf/tuning/<name>.yaml
   --title "IEMOCAP multi-task SER with co-attention and SWFC" --cmdline "$0${1+$(printf " %q" "$@")}"
 )

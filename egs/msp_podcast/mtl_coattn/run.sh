@@ -11,10 +11,11 @@ set -euo pipefail
 opts=(
   --corpus_var MSP_PODCAST --corpus_note "Corpus: ${MSP_PODCAST:-built-in SYNTHETIC corpus, numbers say nothing about real accuracy}. Partitions: official (test: see the data prep log)."
   --scheme official --local_data_opts "--test_split auto"
+  --eval_sets valid             # Development (the valid set) scored beside the test partition in RESULTS.md
   --classes "A,S,H,U,F,D,C,N"
   --upstream wavlm_large        # any s3prl transformer upstream (fine-tuned); a local checkpoint with --upstream_path
   --model_opts "model.upstream={upstream} model.upstream_path={upstream_path}"
-  --systems conf/train.yaml --main_label full --exp_name "mtl_coattn_{upstream}"
+  --systems "conf/train.yaml baseline" --main_label full --exp_name "mtl_coattn_{upstream}"  # baseline: + conf/tuning/baseline.yaml
   --ablations "emo_only emo_gender emo_speaker emo_asr no_coattn no_swfc"  # conf/tuning/<name>.yaml
   --title "MSP-Podcast multi-task SER with co-attention and SWFC" --cmdline "$0${1+$(printf " %q" "$@")}"
 )

@@ -47,6 +47,12 @@ def test_mtl_coattn_msp_podcast_demo_end_to_end(repo_root, tiny_hubert, tmp_path
     # ... and unknown genders stay out of the gender accuracy.
     assert scores["num_gender_utts"] == sum(g != "u" for g in test.get("utt2gender").values())
 
+    # Development (the valid set) is predicted and scored beside the test partition (run.sh --eval_sets valid).
+    assert json.loads((fold / "infer_valid" / "scores.json").read_text())["num_utts"] == len(
+        DataDir.load(fold_data / "valid")
+    )
+    assert "## The valid set (mean over folds)" in (exp / "RESULTS.md").read_text()
+
     ablations = (exp / "ablations" / "RESULTS.md").read_text()
     assert "| full | 1 |" in ablations and "| no_swfc | 1 |" in ablations and "macro-F1" in ablations
     assert "swfc=" not in (exp / "ablations" / "no_swfc" / "fold1" / "train.log").read_text()
@@ -62,8 +68,12 @@ def test_configs_and_ablation_overlays_are_valid(repo_root, config):
     recipe = repo_root / "egs/msp_podcast/mtl_coattn"
     params = set(inspect.signature(MTLCoAttn.__init__).parameters) - {"self", "info"}
     overlays = sorted((recipe / "conf" / "tuning").glob("*.yaml"))
-    default = re.search(r'--ablations "([^"]*)"', (recipe / "run.sh").read_text()).group(1).split()
-    assert sorted(default) == sorted(p.stem for p in overlays)
+    run_sh = (recipe / "run.sh").read_text()
+    default = re.search(r'--ablations "([^"]*)"', run_sh).group(1).split()
+    systems = (
+        re.search(r'--systems "([^"]*)"', run_sh).group(1).split()
+    )  # e.g. baseline: an overlay trained as a system
+    assert sorted(default + [s for s in systems if not s.endswith(".yaml")]) == sorted(p.stem for p in overlays)
     for overlay in [None, *overlays]:
         conf = load_run_config(recipe / config, [overlay] if overlay else [])
         TrainConfig.from_dict(conf["train"])
