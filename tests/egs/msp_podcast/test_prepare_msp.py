@@ -151,7 +151,7 @@ def test_errors_name_the_problem(tmp_path, change, message):
 
 def test_missing_audio_and_corpus(corpus, tmp_path):
     (corpus / "Audios" / "MSP-PODCAST_0002_0002.wav").unlink()
-    with pytest.raises(SerError, match="MSP-PODCAST_0002_0002.wav not found"):
+    with pytest.raises(SerError, match=r"MSP-PODCAST_0002_0002.wav \(utterance MSP-PODCAST_0002_0002\): missing"):
         prep.prepare(corpus, tmp_path / "data")
     with pytest.raises(SerError, match="MSP_PODCAST"):
         prep.prepare(tmp_path / "nowhere", tmp_path / "data")

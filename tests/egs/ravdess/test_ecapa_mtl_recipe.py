@@ -2,9 +2,13 @@
 log-mel and ComParE dumps, three seeds (the default) of the emotion + gender model and the
 functionals' logistic regression on one EmoBox fold, a Whisper member added by options alone, their
 late fusion divided by the training class priors, scoring, resume, and the emobox_dev scheme's models
-kept apart from emobox's."""
+kept apart from emobox's; the fusion packed by stage 5 gives the recipe's posteriors through ser-infer."""
 
 import json
+import os
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -91,10 +95,35 @@ def test_ecapa_mtl_recipe_runs_on_a_subset(tmp_path, tiny_whisper):
     comparison = (exp / "RESULTS.md").read_text()
     assert all(f"| {name} | 1 |" in comparison for name in ("ecapa_s2", "compare_logreg", "whisper_logreg", "fusion"))
 
+    # Stage 5 packed the fusion with its members and priors: the archive alone (ser-infer on the test
+    # actors' wav files) gives the recipe's fused test posteriors.
+    pack = exp / "fusion/model.pack.zip"
+    manifest = json.loads(zipfile.ZipFile(pack).read("manifest.json"))
+    weights = {m: round(v["weight"], 6) for m, v in manifest["members"].items()}
+    assert weights == {"ecapa_s0": 0.111111, "ecapa_s1": 0.111111, "ecapa_s2": 0.111111, "compare_logreg": 0.333333,
+                       "whisper_logreg": 0.333333}  # fmt: skip
+    assert manifest["balance"] and len(manifest["priors"]["1"]) == 8
+    lines = (recipe / "data/folds/emobox/fold1/test/wav.scp").read_text().splitlines()
+    wav_scp = tmp_path / "wav.scp"
+    wav_scp.write_text("".join(f"{u} {Path(p).resolve()}\n" for u, p in (line.split() for line in lines)))
+    rows_file = tmp_path / "rows.jsonl"
+    penv = {**os.environ, "PYTHONPATH": str(REPO), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    cmd = [sys.executable, "-m", "ser.bin.predict", str(pack), str(wav_scp), "--out", str(rows_file)]
+    subprocess.run(cmd, check=True, env=penv, capture_output=True, cwd=tmp_path)
+    rows = [json.loads(line) for line in rows_file.read_text().splitlines()]
+    columns = (exp / "fusion/fold1/infer_test/classes.txt").read_text().split()
+    got = {r["file"]: np.array([r["posteriors"][c] for c in columns]) for r in rows}
+    assert sorted(got) == sorted(fused) and len(got) == 8
+    assert max(np.abs(got[u] - fused[u]).max() for u in fused) < 1e-4
+
     # A second run resumes: every stage finds its outputs complete and the model is not retrained.
     before = (fold / "model.best.pt").stat().st_mtime_ns
     proc = run_recipe(recipe, *opts, env=env)
-    assert "already prepared" in proc.stderr and "complete; skipping" in proc.stdout and "up to date" in proc.stdout
+    assert (
+        "already prepared" in proc.stderr
+        and "complete for its current inputs; skipping" in proc.stdout
+        and "up to date" in proc.stdout
+    )
     assert (fold / "model.best.pt").stat().st_mtime_ns == before
 
     # The development scheme: its models live under exp/emobox_dev and test emobox fold 1's valid actors.

@@ -36,5 +36,8 @@ def test_whisper_lr_recipe_runs_on_a_subset(tmp_path, tiny_whisper):
 
     before = (fold / "search.json").stat().st_mtime_ns
     proc = run_recipe(recipe, *opts, env=env)
-    assert "complete; skipping" in proc.stdout and "trained for its current inputs; skipping" in proc.stdout
+    assert (
+        "complete for its current inputs; skipping" in proc.stdout
+        and "trained for its current inputs; skipping" in proc.stdout
+    )
     assert (fold / "search.json").stat().st_mtime_ns == before
