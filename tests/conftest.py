@@ -97,6 +97,17 @@ def text_data_dir(path: Path, texts: dict) -> Path:
     return path
 
 
+def link_template(dest: Path) -> Path:
+    """A bare recipe dir for ser.sh: links to utils, the shared scripts and ser.sh itself."""
+    for link, target in (
+        ("utils", "tools/utils"),
+        ("scripts", "egs/TEMPLATE/ser1/scripts"),
+        ("ser.sh", "egs/TEMPLATE/ser1/ser.sh"),
+    ):
+        (dest / link).symlink_to(ROOT / target)
+    return dest
+
+
 def copy_recipe(repo: Path, recipe: str, dest: Path) -> Path:
     """A private copy of egs/<corpus>/<recipe> in `dest`: run.sh and conf/ copied, every link
     (path.sh, utils, local, ...) made absolute, so a test's data/, dump/ and exp/ stay in tmp."""

@@ -170,7 +170,8 @@ def test_torchrun_two_nodes_through_slurm(tmp_path, fake_slurm):
     (tmp_path / "probe.py").write_text(
         "import torch.distributed as dist\n"
         "dist.init_process_group('gloo')\n"
-        "print('rank', dist.get_rank(), 'of', dist.get_world_size())\n"
+        "import os\n"  # one write per line: both nodes append to the same log at once
+        "os.write(1, f'rank {dist.get_rank()} of {dist.get_world_size()}\\n'.encode())\n"
         "dist.destroy_process_group()\n"
     )
     env = {**env, "PYTHONPATH": str(tmp_path), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"}

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import link_template
+
 REPO = Path(__file__).resolve().parents[3]
 
 FAKE_CMD = """#!/usr/bin/env bash
@@ -22,12 +24,7 @@ mkdir -p "$exp"; echo model > "$exp/model.best.pt"
 
 @pytest.fixture
 def recipe(tmp_path):
-    for link, target in (
-        ("utils", "tools/utils"),
-        ("scripts", "egs/TEMPLATE/ser1/scripts"),
-        ("ser.sh", "egs/TEMPLATE/ser1/ser.sh"),
-    ):
-        (tmp_path / link).symlink_to(REPO / target)
+    link_template(tmp_path)
     for split in ("train", "valid", "test"):
         d = tmp_path / "data/folds/s/fold1" / split
         d.mkdir(parents=True)

@@ -8,17 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from conftest import link_template
+
 REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
 def recipe(tmp_path):
-    for link, target in (
-        ("utils", "tools/utils"),
-        ("scripts", "egs/TEMPLATE/ser1/scripts"),
-        ("ser.sh", "egs/TEMPLATE/ser1/ser.sh"),
-    ):
-        (tmp_path / link).symlink_to(REPO / target)
+    link_template(tmp_path)
     (tmp_path / "conf").mkdir()
     (tmp_path / "conf/train.yaml").write_text("model: {name: x}\n")
     return tmp_path
