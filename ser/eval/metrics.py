@@ -4,15 +4,33 @@ UA and macro-F1 average over the configured class set (`num_classes`), the same 
 class absent from the references of a fold counts 0 in each (sklearn's zero_division=0), so a fold
 without a class scores lower rather than averaging fewer classes. Scoring also reports the pooled
 scores (all folds' predictions together), where every class is present.
+
+Recall and F1 are computed here from counts, with sklearn's definitions (the tests compare them with
+sklearn.metrics): importing sklearn.metrics costs about 2 s per process, and every training,
+inference and scoring job of a recipe imports this module.
 """
 
 import numpy as np
-from sklearn.metrics import confusion_matrix as _sk_confusion
-from sklearn.metrics import f1_score, recall_score
 
 
 def confusion(y_true, y_pred, num_classes: int) -> np.ndarray:
-    return _sk_confusion(y_true, y_pred, labels=list(range(num_classes)))
+    """Counts [reference, prediction] over classes 0..num_classes-1; pairs with a label outside them
+    are left out (as sklearn's confusion_matrix with `labels`)."""
+    y_true, y_pred = np.asarray(y_true, dtype=np.int64).ravel(), np.asarray(y_pred, dtype=np.int64).ravel()
+    keep = (y_true >= 0) & (y_true < num_classes) & (y_pred >= 0) & (y_pred < num_classes)
+    flat = y_true[keep] * num_classes + y_pred[keep]
+    return np.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
+
+
+def _per_class(y_true, y_pred, labels: list) -> tuple:
+    """Recall and F1 of each label in `labels` (0 where undefined: sklearn's zero_division=0)."""
+    y_true, y_pred = np.asarray(y_true).ravel(), np.asarray(y_pred).ravel()
+    tp = np.array([np.sum((y_true == c) & (y_pred == c)) for c in labels], dtype=np.float64)
+    support = np.array([np.sum(y_true == c) for c in labels], dtype=np.float64)
+    predicted = np.array([np.sum(y_pred == c) for c in labels], dtype=np.float64)
+    recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
+    f1 = np.divide(2 * tp, support + predicted, out=np.zeros_like(tp), where=support + predicted > 0)
+    return recall, f1
 
 
 def wa(y_true, y_pred) -> float:
@@ -24,7 +42,7 @@ def ua(y_true, y_pred, num_classes: int | None = None) -> float:
     """Mean recall over the configured classes 0..num_classes-1 (an absent class counts 0); without
     num_classes, over the classes present in y_true."""
     labels = list(range(num_classes)) if num_classes else sorted(set(np.asarray(y_true).tolist()))
-    return float(recall_score(y_true, y_pred, labels=labels, average="macro", zero_division=0))
+    return float(_per_class(y_true, y_pred, labels)[0].mean())
 
 
 def absent_classes(y_true, num_classes: int) -> list:
@@ -33,7 +51,7 @@ def absent_classes(y_true, num_classes: int) -> list:
 
 
 def macro_f1(y_true, y_pred, num_classes: int) -> float:
-    return float(f1_score(y_true, y_pred, labels=list(range(num_classes)), average="macro", zero_division=0))
+    return float(_per_class(y_true, y_pred, list(range(num_classes)))[1].mean())
 
 
 def ccc(pred, target) -> float:

@@ -14,7 +14,6 @@ one gender then has no non-target trial and no EER.
 import itertools
 
 import numpy as np
-from sklearn.metrics import roc_curve
 
 from ser.utils import SerError, write_text_atomic
 
@@ -25,6 +24,8 @@ def eer(scores, labels) -> float:
     scores, labels = np.asarray(scores, dtype=np.float64), np.asarray(labels).astype(bool)
     if labels.all() or not labels.any():
         raise SerError("EER needs both target and non-target trials")
+    from sklearn.metrics import roc_curve  # here: importing sklearn.metrics costs ~2 s per process
+
     fpr, tpr, _ = roc_curve(labels, scores)
     fnr = 1 - tpr
     diff = fnr - fpr  # starts at 1 (threshold above every score) and ends at -1

@@ -38,3 +38,17 @@ def test_ua_and_macro_f1_use_the_configured_class_set():
     assert s["macro_f1"] == pytest.approx(2 / 3)
     assert absent_classes(y_true, 3) == [2]
     assert classification_scores(y_true, y_pred, 2)["ua"] == pytest.approx(1.0)
+
+
+def test_recall_f1_and_confusion_agree_with_sklearn():
+    from sklearn.metrics import confusion_matrix, f1_score, recall_score
+
+    rng = np.random.default_rng(0)
+    for n, k in [(50, 4), (7, 5), (200, 8)]:
+        y_true, y_pred = rng.integers(0, k, n), rng.integers(0, k, n)
+        y_true[y_true == k - 1] = 0  # one class absent from the references
+        labels = list(range(k))
+        s = classification_scores(y_true, y_pred, k)
+        assert s["ua"] == pytest.approx(recall_score(y_true, y_pred, labels=labels, average="macro", zero_division=0))
+        assert s["macro_f1"] == pytest.approx(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0))
+        assert (confusion(y_true, y_pred, k) == confusion_matrix(y_true, y_pred, labels=labels)).all()
