@@ -57,7 +57,8 @@ train_set=                    # the folds' training set (empty: train, or train_
 train_on_valid=false          # train on train + valid (corpora without a validation split, with train.select_metric=last)
 parallel=1                    # folds trained at once (one job each)
 ngpu=1                        # GPUs per training job: N > 1 trains data-parallel (DDP through scripts/torchrun.sh;
-                              #   train.batch_size is the global batch) and dumps upstream/text stores in N jobs, one per GPU
+                              #   train.batch_size is the global batch) and dumps upstream/text stores in N jobs, one per GPU;
+                              #   0 runs every job on the CPU, also where GPUs are
 num_nodes=1                   # nodes per training job (a Slurm $cuda_cmd: utils/slurm.py --num-nodes)
 fusions=                      # stage 3 late fusions, space separated, each name=a,b+c: the named systems of a group
                               #   (comma separated) averaged, the groups (+ separated) weighing equally -> <exp>/<name>
@@ -146,9 +147,7 @@ system_list() {
     echo "$expdir/ablations/$a $a ${first[0]}$tuning_dir/$a.yaml${common_overlay:+,$common_overlay} ${first[1]}"
   done
 }
-for v in ngpu num_nodes; do
-  [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "$0: --$v must be a positive integer, got '${!v}'" >&2; exit 1; }
-done
+. scripts/devices.sh
 [ -n "$systems" ] || { echo "$0: no --systems given (each [name=]config[+overlay...])" >&2; exit 1; }
 for a in $ablations; do
   [ -f "$tuning_dir/$a.yaml" ] || { echo "$0: ablation '$a': $tuning_dir/$a.yaml not found" >&2; exit 1; }

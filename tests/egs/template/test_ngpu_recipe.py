@@ -57,7 +57,7 @@ def test_bad_ngpu_fails_before_any_stage(repo_root, tmp_path):
         try:
             run_recipe(recipe, opt, "two")
         except AssertionError as e:
-            assert f"{opt} must be a positive integer, got 'two'" in str(e)
+            assert f"{opt} must be a non-negative integer, got 'two'" in str(e)
         else:
             raise AssertionError(f"{opt} two must fail")
     assert not (recipe / "data").exists()

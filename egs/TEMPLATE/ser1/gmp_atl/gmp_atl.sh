@@ -39,7 +39,7 @@ single_scale_k=               # the codebook of the single_scale ablation (empty
 phase1_config=conf/phase1.yaml; phase2_config=conf/phase2.yaml; phase3_config=conf/phase3.yaml
 phase1_overrides=; phase2_overrides=; phase3_overrides=  # more config keys per phase, e.g. "train.max_epochs=8"
 parallel=1                    # folds trained at once in stages 1, 4, 5 (one job each)
-ngpu=1                        # GPUs per training job (N > 1: DDP through scripts/torchrun.sh, see scripts/train_folds.sh)
+ngpu=1                        # GPUs per training job (0: CPU only; N > 1: DDP through scripts/torchrun.sh, see scripts/train_folds.sh)
 num_nodes=1                   # nodes per training job (a Slurm $cuda_cmd)
 tag=                          # suffix of exp/gmp_atl_<upstream> and dump/gmp_atl_<upstream>
 title=GMP-ATL                 # RESULTS.md title
@@ -52,6 +52,7 @@ $(sed -n '/^# >>> options/,/^# <<< options/{/^# /d;s/^/  /;s/\\/\\\\/g;p}' "${BA
 . utils/parse_options.sh
 if [ $# -ne 0 ]; then echo "$0: unexpected argument '$1' (options are --name value; see --help)" >&2; exit 1; fi
 case $phase2_init in phase1|pretrained) ;; *) echo "$0: --phase2_init must be phase1 or pretrained" >&2; exit 1;; esac
+. scripts/devices.sh
 
 # Another scheme's folds share fold numbers with the main one: their outputs must never mix.
 sub=; [ "$scheme" = "$main_scheme" ] || sub=$scheme/
