@@ -38,7 +38,7 @@ ablations=                    # extra RESULTS.md rows, any of: no_gmp ce no_gmp_
 single_scale_k=               # the codebook of the single_scale ablation (empty: the middle of $scales)
 phase1_config=conf/phase1.yaml; phase2_config=conf/phase2.yaml; phase3_config=conf/phase3.yaml
 phase1_overrides=; phase2_overrides=; phase3_overrides=  # more config keys per phase, e.g. "train.max_epochs=8"
-parallel=1                    # folds trained at once in stages 1, 4, 5 (one job each)
+parallel=1                    # folds run at once in stages 1, 3, 4, 5 (one job each)
 ngpu=1                        # GPUs per training job (0: CPU only; N > 1: DDP through scripts/torchrun.sh, see scripts/train_folds.sh)
 num_nodes=1                   # nodes per training job (a Slurm $cuda_cmd)
 tag=                          # suffix of exp/gmp_atl_<upstream> and dump/gmp_atl_<upstream>
@@ -127,7 +127,7 @@ fi
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
   for c in $chains; do IFS=: read -r p1 pre L <<< "$c"
     echo "stage 3: k-means k = $scales on each fold's training frames of layer $L ($p1) -> $exp/${pre}L$L/km/fold*"
-    gmp/kmeans.sh --ks "$ks" --max_fit_frames "$km_fit_frames" --cmd "$train_cmd" --scheme $scheme --folds "$folds" \
+    gmp/kmeans.sh --ks "$ks" --max_fit_frames "$km_fit_frames" --cmd "$train_cmd" --scheme $scheme --folds "$folds" --parallel $parallel \
       $dump/${pre}L$L $exp/${pre}L$L/km
   done
 fi
