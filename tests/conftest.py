@@ -2,6 +2,7 @@
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # two xdist workers on two cores, and two threads per job under load ran ~10x slower.
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
+# Stamps cache audio digests (ser/data/file_digest.py); tests keep theirs out of the user's ~/.cache.
+os.environ.setdefault("SER_DIGEST_CACHE", os.path.join(tempfile.mkdtemp(prefix="ser_digests_"), "digests.sqlite"))
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 rewritten: otherwise the file stops describing the model, and a changed model size makes the
 intact model unloadable."""
 
+import shutil
 from pathlib import Path
 
 import yaml
@@ -73,6 +74,17 @@ def will_resume(exp_dir, resume: bool, restart_finished: bool) -> bool:
 
 def clear_model(exp_dir) -> None:
     """A fresh run's dir: no model, checkpoint or history of an earlier config stays beside the new
-    config.yaml, should this run stop before its first epoch."""
+    config.yaml, should this run stop before its first epoch. The earlier model (with the config and
+    history that describe it) moves to previous/, replacing an older one: a retrain started by
+    mistake (an input wrongly seen as changed) must not destroy the only trained copy."""
+    exp = Path(exp_dir)
+    if (exp / "model.best.pt").is_file():
+        prev = exp / "previous"
+        shutil.rmtree(prev, ignore_errors=True)
+        prev.mkdir()
+        for name in ("model.best.pt", "config.yaml", "info.json", "history.json"):
+            if (exp / name).is_file():
+                (exp / name).rename(prev / name)
+        log.info("%s: the model it held moved to %s (delete it to free the space)", exp, prev)
     for name in ("model.best.pt", "checkpoint.last.pt", "checkpoint.prev.pt", "history.json"):
-        (Path(exp_dir) / name).unlink(missing_ok=True)
+        (exp / name).unlink(missing_ok=True)

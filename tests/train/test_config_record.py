@@ -29,6 +29,9 @@ def test_a_changed_config_is_refused_before_config_yaml_is_rewritten(tmp_path):
 
     run_train(root, "--set", "model.proj_dim=16", "--no-resume")  # asked: a fresh run
     assert "proj_dim: 16" in (exp / "config.yaml").read_text()
+    # the replaced model stays, with the config that describes it
+    assert (exp / "previous/model.best.pt").read_bytes() == model
+    assert (exp / "previous/config.yaml").read_text() == config
     weights = torch.load(exp / "model.best.pt", weights_only=True)
     assert any(v.shape[0] == 16 for v in weights.values() if v.ndim)
 

@@ -4,6 +4,7 @@ interrupted run), the trainer's restart of a finished run, and scoring only the 
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -48,7 +49,13 @@ def train_folds(recipe: Path, fail=False):
     """Runs train_folds.sh for fold 1; returns the commands it ran ("train"/"infer" + options)."""
     calls = recipe / "calls"
     calls.unlink(missing_ok=True)
-    env = {**os.environ, "CALLS": str(calls), **({"FAIL": "1"} if fail else {})}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",  # stamps digest audio in Python
+        "PYTHONPATH": str(REPO),
+        "CALLS": str(calls),
+        **({"FAIL": "1"} if fail else {}),
+    }
     proc = subprocess.run(
         [
             "bash",
@@ -115,6 +122,36 @@ def test_an_interrupted_fold_resumes_unless_its_inputs_changed(recipe):
     (fold / ".done").unlink()
     train_folds(recipe, fail=True)
     (recipe / "conf.yaml").write_text("model: {name: y}\n")  # changed while interrupted
+    assert modes(train_folds(recipe)) == ["--no-resume", "infer"]
+
+
+def test_audio_counts_by_content_so_a_corpus_copied_again_retrains_nothing(recipe):
+    wav = recipe / "corpus/a.wav"
+    wav.parent.mkdir()
+    wav.write_bytes(b"RIFF audio one")
+    (recipe / "data/folds/s/fold1/train/wav.scp").write_text(f"train_a {wav}\n")
+    assert modes(train_folds(recipe)) == ["--restart-finished", "infer"]
+    os.utime(wav, (1, 1))  # the corpus copied again: the same audio, new times (this retrained every fold)
+    assert train_folds(recipe) == []
+    wav.write_bytes(b"RIFF audio two")  # a fixed file keeps its name and size
+    assert modes(train_folds(recipe)) == ["--no-resume", "infer"]
+
+
+def test_a_record_of_audio_times_is_kept_once_when_paths_and_sizes_agree(recipe):
+    wav = recipe / "corpus/a.wav"
+    wav.parent.mkdir()
+    wav.write_bytes(b"RIFF audio one")
+    (recipe / "data/folds/s/fold1/train/wav.scp").write_text(f"train_a {wav}\n")
+    train_folds(recipe)
+    done = recipe / "exp/phase/fold1/.done"
+    recorded = done.read_text()
+    assert f"{wav} 14 md5:" in recorded
+    as_before = re.sub(r" md5:[0-9a-f]{32}$", " 1796557845.741363006", recorded, flags=re.M)  # the old format
+    done.write_text(as_before)
+    assert train_folds(recipe) == []
+    assert done.read_text() == recorded  # recorded anew: the leniency applies once
+
+    done.write_text(as_before.replace(f"{wav} 14 ", f"{wav} 15 "))  # another size is another file
     assert modes(train_folds(recipe)) == ["--no-resume", "infer"]
 
 

@@ -22,8 +22,10 @@
 # skipped when its .done matches the current inputs; otherwise it trains again: from the start when
 # the inputs changed (a retrained previous phase, new labels, a new config), resuming when an
 # interrupted run had the same inputs (.inputs), and from the start when its last run finished but
-# .done was deleted (to retrain). Test predictions are redone when the model or the test inputs
-# changed (infer_test/.done).
+# .done was deleted (to retrain). A changed fold's log shows what changed, and the model it replaces
+# stays in fold<k>/previous/ (ser/train/config_record.py) until the next replacement. Audio counts by
+# content, not time, so a corpus copied again retrains nothing. Test predictions are redone when the
+# model or the test inputs changed (infer_test/.done).
 set -euo pipefail
 train_config=
 overlay=
@@ -66,7 +68,8 @@ one_fold() {
   else
     resume=(--restart-finished)  # an interrupted run resumes; a finished one whose .done is gone starts over
     if [ -f "$out/.done" ] || { [ -f "$out/.inputs" ] && ! same_stamp "$out/.inputs" "$stamp"; }; then
-      echo "$0: the inputs of $out changed since it was trained (see $out/.inputs); training it from the start"
+      echo "$0: the inputs of $out changed since it was trained; training it from the start. Changed (< before, > now):"
+      diff <(cat "$out/.done" 2>/dev/null || cat "$out/.inputs") <(printf '%s\n' "$stamp") | grep '^[<>]' | head -n 10 || true
       resume=(--no-resume)
     fi
     rm -f "$out/.done"
