@@ -125,11 +125,17 @@ def test_an_interrupted_fold_resumes_unless_its_inputs_changed(recipe):
     assert modes(train_folds(recipe)) == ["--no-resume", "infer"]
 
 
-def test_audio_counts_by_content_so_a_corpus_copied_again_retrains_nothing(recipe):
+def with_audio(recipe: Path) -> Path:
+    """The fold's training set names one audio file, returned."""
     wav = recipe / "corpus/a.wav"
     wav.parent.mkdir()
     wav.write_bytes(b"RIFF audio one")
     (recipe / "data/folds/s/fold1/train/wav.scp").write_text(f"train_a {wav}\n")
+    return wav
+
+
+def test_audio_counts_by_content_so_a_corpus_copied_again_retrains_nothing(recipe):
+    wav = with_audio(recipe)
     assert modes(train_folds(recipe)) == ["--restart-finished", "infer"]
     os.utime(wav, (1, 1))  # the corpus copied again: the same audio, new times (this retrained every fold)
     assert train_folds(recipe) == []
@@ -138,10 +144,7 @@ def test_audio_counts_by_content_so_a_corpus_copied_again_retrains_nothing(recip
 
 
 def test_a_record_of_audio_times_is_kept_once_when_paths_and_sizes_agree(recipe):
-    wav = recipe / "corpus/a.wav"
-    wav.parent.mkdir()
-    wav.write_bytes(b"RIFF audio one")
-    (recipe / "data/folds/s/fold1/train/wav.scp").write_text(f"train_a {wav}\n")
+    wav = with_audio(recipe)
     train_folds(recipe)
     done = recipe / "exp/phase/fold1/.done"
     recorded = done.read_text()
