@@ -5,13 +5,14 @@ deleted their models) for unchanged inputs. Digests are cached by (path, size, m
 inode) in an SQLite file, so a file is read again only after it changed on disk: hashing a
 100k-file corpus costs one read of it, once.
 
-    python -m ser.data.file_digest < paths     # prints "path size md5" per existing file
+    python -m ser.data.file_digest < paths     # prints "path size md5:DIGEST" per existing file
 """
 
 import argparse
 import hashlib
 import os
 import sqlite3
+import stat
 import sys
 from pathlib import Path
 
@@ -46,17 +47,15 @@ def file_digests(paths, cache: Path | None = None) -> list[tuple[str, int, str]]
     left out (a wav.scp may name pipes, and missing audio is reported by the stages that read it)."""
     db = open_cache(cache or default_cache())
     try:
-        known, stats = set(), []
+        stats = []
         for p in paths:
             try:
                 st = os.stat(p)
             except OSError:
                 continue
-            if not os.path.isfile(p):
-                continue
-            key = os.path.abspath(p)
-            stats.append((p, key, st))
-            known.add(key)
+            if stat.S_ISREG(st.st_mode):
+                stats.append((p, os.path.abspath(p), st))
+        known = {key for _, key, _ in stats}
         rows = db.execute("SELECT path, size, mtime_ns, ino, md5 FROM digest").fetchall() if known else []
         cached = {r[0]: r[1:] for r in rows if r[0] in known}
         digests, new = {}, []
