@@ -31,8 +31,8 @@ input_stamp() {
 same_stamp() {
   [ -f "$1" ] || return 1
   [ "$(cat "$1")" = "$2" ] && return 0
-  if [ "$(legacy_audio < "$1")" = "$(printf '%s\n' "$2" | legacy_audio)" ] && grep -q ' md5:' <<< "$2" \
-      && ! grep -q ' md5:' "$1"; then
+  if grep -q ' md5:' <<< "$2" && ! grep -q ' md5:' "$1" \
+      && [ "$(legacy_audio < "$1")" = "$(printf '%s\n' "$2" | legacy_audio)" ]; then
     echo "$0: $1 was recorded before audio was fingerprinted by content; its audio paths and sizes agree, so it is kept and recorded anew" >&2
     printf '%s\n' "$2" > "$1.tmp" && mv "$1.tmp" "$1"
     return 0
